@@ -1,0 +1,439 @@
+//! The SQLite store: schema, migrations, and the writes of one committed batch.
+//!
+//! Only this module and the committer touch the database for writing. Readers
+//! (`sqlite3`, Datasette, pandas) never block the daemon for long: WAL mode
+//! lets them read while it writes, and `busy_timeout` makes the daemon wait
+//! out a reader's brief lock instead of failing.
+
+use crate::document::{Document, Source};
+use crate::stage::{History, HistoryError};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+/// What every write helper takes: the committer's open transaction or a
+/// savepoint inside it (both deref to a connection).
+pub type Tx = Connection;
+use std::path::{Path, PathBuf};
+
+/// A database error, with the database path and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Opening, migrating or writing failed.
+    #[error("database {path}: {source}\n  check that the data folder is writable and not on a network filesystem; if another gleaner uses it, stop that one")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer gleaner.
+    #[error("database {path} has schema version {found}, newer than this gleaner knows ({known}); upgrade gleaner or use another --data folder")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Latest version this build knows.
+        known: i64,
+    },
+}
+
+/// Migrations, applied in order; `PRAGMA user_version` counts those applied.
+/// Never edit a released migration: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE documents (
+        doc_id      TEXT PRIMARY KEY,
+        path        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mtime       TEXT,
+        ingested_at TEXT NOT NULL,
+        encoding    TEXT NOT NULL,
+        title       TEXT,
+        raw_text    TEXT,
+        text        TEXT NOT NULL,
+        language    TEXT,
+        language_confidence REAL,
+        published   TEXT,
+        published_source TEXT,
+        published_after TEXT,
+        duplicate_of TEXT REFERENCES documents(doc_id),
+        duplicate_kind TEXT,
+        similarity  REAL,
+        status      TEXT NOT NULL CHECK (status IN ('processed', 'duplicate')),
+        seq         INTEGER NOT NULL
+    );
+    CREATE INDEX documents_published ON documents(published);
+    CREATE INDEX documents_sha256 ON documents(sha256);
+    CREATE INDEX documents_duplicate_of ON documents(duplicate_of);
+
+    -- The last state of every file taken from the watch folder or ingested:
+    -- what makes a restart skip unchanged files.
+    CREATE TABLE files (
+        path       TEXT PRIMARY KEY,
+        size       INTEGER,
+        mtime_ns   INTEGER,
+        sha256     TEXT,
+        doc_id     TEXT REFERENCES documents(doc_id),
+        status     TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE entities (
+        id        INTEGER PRIMARY KEY,
+        canonical TEXT NOT NULL,
+        type      TEXT NOT NULL,
+        mentions  INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (canonical, type)
+    );
+    CREATE TABLE entity_aliases (
+        entity INTEGER NOT NULL REFERENCES entities(id),
+        alias  TEXT NOT NULL,
+        count  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (entity, alias)
+    );
+    CREATE TABLE mentions (
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        entity INTEGER NOT NULL REFERENCES entities(id),
+        text   TEXT NOT NULL,
+        start  INTEGER NOT NULL,
+        end    INTEGER NOT NULL
+    );
+    CREATE INDEX mentions_entity ON mentions(entity);
+    CREATE INDEX mentions_doc ON mentions(doc_id);
+
+    CREATE TABLE dates (
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        text   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        start  INTEGER NOT NULL,
+        end    INTEGER NOT NULL
+    );
+    CREATE INDEX dates_doc ON dates(doc_id);
+
+    CREATE TABLE boilerplate (
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        line   INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        text   TEXT NOT NULL
+    );
+    CREATE INDEX boilerplate_doc ON boilerplate(doc_id);
+
+    CREATE TABLE failures (
+        id      INTEGER PRIMARY KEY,
+        path    TEXT NOT NULL,
+        sha256  TEXT,
+        size    INTEGER,
+        reason  TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        seq     INTEGER NOT NULL
+    );
+
+    -- The outbox: every event, in sequence order. The NDJSON file is a copy
+    -- of this table, written after the transaction that adds the row commits.
+    CREATE TABLE events (
+        seq      INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        type     TEXT NOT NULL,
+        doc_id   TEXT,
+        at       TEXT NOT NULL,
+        body     TEXT NOT NULL
+    );
+
+    -- The last event written to the NDJSON file, for when that file was
+    -- rotated away (the file's own last line wins when it has one).
+    CREATE TABLE ndjson_cursor (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    );
+
+    -- Memory of ordered stages (dedup fingerprints), see stage::History.
+    CREATE TABLE stage_index (
+        namespace TEXT NOT NULL,
+        key       BLOB NOT NULL,
+        value     BLOB NOT NULL,
+        doc_id    TEXT NOT NULL
+    );
+    CREATE INDEX stage_index_key ON stage_index(namespace, key);
+
+    CREATE VIRTUAL TABLE documents_fts USING fts5(doc_id UNINDEXED, title, text, tokenize = 'unicode61 remove_diacritics 2');
+
+    CREATE VIEW entity_counts AS
+        SELECT e.canonical, e.type, count(DISTINCT m.doc_id) AS documents, count(*) AS mentions
+        FROM entities e JOIN mentions m ON m.entity = e.id
+        GROUP BY e.id ORDER BY documents DESC;
+    CREATE VIEW reports_per_day AS
+        SELECT published AS day, count(*) AS reports
+        FROM documents WHERE published IS NOT NULL AND status = 'processed'
+        GROUP BY published ORDER BY published;
+    CREATE VIEW cooccurrence AS
+        SELECT a.canonical AS entity_a, b.canonical AS entity_b, count(DISTINCT ma.doc_id) AS documents
+        FROM mentions ma JOIN mentions mb ON ma.doc_id = mb.doc_id AND ma.entity < mb.entity
+        JOIN entities a ON a.id = ma.entity JOIN entities b ON b.id = mb.entity
+        GROUP BY ma.entity, mb.entity ORDER BY documents DESC;
+    "#,
+];
+
+/// What the store remembers of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    /// Size at the last commit.
+    pub size: Option<u64>,
+    /// Mtime at the last commit.
+    pub mtime_ns: Option<i64>,
+    /// Content hash at the last commit.
+    pub sha256: Option<String>,
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        // FULL: a committed batch survives power loss, so an event already in
+        // the NDJSON file can never be re-created after a crash.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, known: MIGRATIONS.len() as i64 });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// Wraps a SQLite error with this database's path.
+    pub fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// The stored state of a file, if it was committed before.
+    pub fn file_state(&self, path: &Path) -> Result<Option<FileState>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?1")
+            .and_then(|mut st| {
+                st.query_row([path.to_string_lossy()], |r| {
+                    Ok(FileState { size: r.get::<_, Option<i64>>(0)?.map(|s| s as u64), mtime_ns: r.get(1)?, sha256: r.get(2)? })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The highest event sequence number stored (0 when none).
+    pub fn last_seq(&self) -> Result<i64, StoreError> {
+        self.conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    /// Events with `seq > after`, in order, at most `limit`.
+    pub fn events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Starts a write transaction. IMMEDIATE: take the write lock now rather
+    /// than fail halfway when a reader holds it.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| StoreError::Sqlite { path, source })
+    }
+
+    /// The last seq the NDJSON writer recorded as written.
+    pub fn ndjson_cursor(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce((SELECT seq FROM ndjson_cursor WHERE id = 1), 0)", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records the last seq written to the NDJSON file.
+    pub fn set_ndjson_cursor(&self, seq: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT INTO ndjson_cursor (id, seq) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq", [seq])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The underlying connection, for read-only queries (search).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Inserts a processed (or duplicate) document with all its annotations.
+pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: bool) -> rusqlite::Result<()> {
+    let status = if doc.duplicate.is_some() { "duplicate" } else { "processed" };
+    let published = doc.dates.as_ref().and_then(|d| d.published.as_ref());
+    tx.prepare_cached(
+        "INSERT INTO documents (doc_id, path, sha256, size, mtime, ingested_at, encoding, title, raw_text, text,
+            language, language_confidence, published, published_source, published_after,
+            duplicate_of, duplicate_kind, similarity, status, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         ON CONFLICT(doc_id) DO NOTHING",
+    )?
+    .execute(params![
+        doc.doc_id,
+        doc.source.path.to_string_lossy(),
+        doc.source.sha256,
+        doc.source.size as i64,
+        crate::event::rfc3339_from_ns(doc.source.mtime_ns),
+        at,
+        doc.decoding.encoding,
+        doc.title,
+        if store_raw { Some(doc.raw.as_str()) } else { None },
+        doc.text,
+        doc.language.as_ref().map(|l| l.code.as_str()),
+        doc.language.as_ref().map(|l| l.confidence),
+        published.map(|p| p.date.as_str()),
+        published.map(|p| p.source.as_str()),
+        doc.dates.as_ref().and_then(|d| d.published_after.as_deref()),
+        doc.duplicate.as_ref().map(|d| d.doc_id.as_str()),
+        doc.duplicate.as_ref().map(|d| d.kind.as_str()),
+        doc.duplicate.as_ref().map(|d| d.similarity),
+        status,
+        seq,
+    ])?;
+    tx.prepare_cached("INSERT INTO documents_fts (doc_id, title, text) VALUES (?1, ?2, ?3)")?
+        .execute(params![doc.doc_id, doc.title, doc.text])?;
+    for m in &doc.entities {
+        tx.prepare_cached(
+            "INSERT INTO entities (canonical, type, mentions) VALUES (?1, ?2, 1)
+             ON CONFLICT(canonical, type) DO UPDATE SET mentions = mentions + 1",
+        )?
+        .execute(params![m.canonical, m.kind])?;
+        let entity: i64 = tx
+            .prepare_cached("SELECT id FROM entities WHERE canonical = ?1 AND type = ?2")?
+            .query_row(params![m.canonical, m.kind], |r| r.get(0))?;
+        tx.prepare_cached(
+            "INSERT INTO entity_aliases (entity, alias, count) VALUES (?1, ?2, 1)
+             ON CONFLICT(entity, alias) DO UPDATE SET count = count + 1",
+        )?
+        .execute(params![entity, m.text])?;
+        tx.prepare_cached("INSERT INTO mentions (doc_id, entity, text, start, end) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![doc.doc_id, entity, m.text, m.start as i64, m.end as i64])?;
+    }
+    if let Some(dates) = &doc.dates {
+        for d in &dates.mentions {
+            tx.prepare_cached("INSERT INTO dates (doc_id, text, value, start, end) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![doc.doc_id, d.text, d.value, d.start as i64, d.end as i64])?;
+        }
+    }
+    for b in &doc.boilerplate_removed {
+        tx.prepare_cached("INSERT INTO boilerplate (doc_id, line, reason, text) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![doc.doc_id, b.line as i64, b.reason, b.text])?;
+    }
+    set_file_state(tx, &doc.source, Some(&doc.doc_id), status, at)
+}
+
+/// Records a failure.
+pub fn insert_failure(
+    tx: &Tx,
+    path: &Path,
+    source: Option<&Source>,
+    reason: &str,
+    message: &str,
+    seq: i64,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO failures (path, sha256, size, reason, message, at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![
+            path.to_string_lossy(),
+            source.map(|s| s.sha256.as_str()),
+            source.map(|s| s.size as i64),
+            reason,
+            message,
+            at,
+            seq
+        ])?;
+    Ok(())
+}
+
+/// Updates what the store remembers of a file.
+pub fn set_file_state(tx: &Tx, source: &Source, doc_id: Option<&str>, status: &str, at: &str) -> rusqlite::Result<()> {
+    set_file_state_raw(tx, &source.path, Some(source.size), Some(source.mtime_ns), Some(&source.sha256), doc_id, status, at)
+}
+
+/// Updates what the store remembers of a file, when parts are unknown (a
+/// file that failed before it could be read).
+#[allow(clippy::too_many_arguments)]
+pub fn set_file_state_raw(
+    tx: &Tx,
+    path: &Path,
+    size: Option<u64>,
+    mtime_ns: Option<i64>,
+    sha256: Option<&str>,
+    doc_id: Option<&str>,
+    status: &str,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO files (path, size, mtime_ns, sha256, doc_id, status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,
+            doc_id = coalesce(excluded.doc_id, files.doc_id), status = excluded.status, updated_at = excluded.updated_at",
+    )?
+    .execute(params![path.to_string_lossy(), size.map(|s| s as i64), mtime_ns, sha256, doc_id, status, at])?;
+    Ok(())
+}
+
+/// Appends one event to the outbox.
+pub fn insert_event(tx: &Tx, seq: i64, event_id: &str, kind: &str, doc_id: Option<&str>, at: &str, body: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (seq, event_id, type, doc_id, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![seq, event_id, kind, doc_id, at, body])?;
+    Ok(())
+}
+
+/// [`History`] over the committer's open transaction: what an ordered stage
+/// writes commits (or rolls back) with the document.
+pub struct SqlHistory<'a> {
+    /// The committer's transaction.
+    pub tx: &'a Tx,
+}
+
+impl History for SqlHistory<'_> {
+    fn get(&mut self, namespace: &str, key: &[u8]) -> Result<Vec<Vec<u8>>, HistoryError> {
+        let run = || -> rusqlite::Result<Vec<Vec<u8>>> {
+            let mut st = self.tx.prepare_cached("SELECT value FROM stage_index WHERE namespace = ?1 AND key = ?2 ORDER BY rowid")?;
+            let rows = st.query_map(params![namespace, key], |r| r.get(0))?;
+            rows.collect()
+        };
+        run().map_err(|e| HistoryError(e.to_string()))
+    }
+
+    fn put(&mut self, namespace: &str, key: &[u8], value: &[u8], doc_id: &str) -> Result<(), HistoryError> {
+        self.tx
+            .prepare_cached("INSERT INTO stage_index (namespace, key, value, doc_id) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut st| st.execute(params![namespace, key, value, doc_id]))
+            .map(|_| ())
+            .map_err(|e| HistoryError(e.to_string()))
+    }
+
+    fn path_of(&mut self, doc_id: &str) -> Result<Option<String>, HistoryError> {
+        self.tx
+            .prepare_cached("SELECT path FROM documents WHERE doc_id = ?1")
+            .and_then(|mut st| st.query_row([doc_id], |r| r.get(0)).optional())
+            .map_err(|e| HistoryError(e.to_string()))
+    }
+}
