@@ -1,1 +1,36 @@
+//! Gleaner's built-in stages, one module each. A stage is a config struct
+//! (serde, `deny_unknown_fields`, documented fields with defaults), a
+//! `build()` that turns its TOML table into a runtime, and the runtime.
+//!
+//! | name | struct | kind |
+//! |---|---|---|
+//! | `clean` | [`clean::BoilerplateStripper`] | parallel |
+//! | `language` | [`language::LanguageDetector`] | parallel |
+//! | `dates` | [`dates::DateExtractor`] | parallel |
+//! | `entities` | [`entities::EntityTagger`] | parallel |
+//! | `dedup` | [`dedup::DuplicateDetector`] | ordered (needs history) |
+#![deny(missing_docs)]
 
+pub mod clean;
+pub mod dates;
+pub mod dedup;
+pub mod entities;
+pub mod language;
+
+use gleaner_pipeline::Registry;
+
+/// Every built-in stage by name: the one table `grep` finds them in.
+pub fn register_builtin(registry: &mut Registry) {
+    registry.register("clean", clean::build);
+    registry.register("language", language::build);
+    registry.register("dates", dates::build);
+    registry.register("entities", entities::build);
+    registry.register("dedup", dedup::build);
+}
+
+/// A registry with every built-in stage.
+pub fn builtin_registry() -> Registry {
+    let mut r = Registry::new();
+    register_builtin(&mut r);
+    r
+}

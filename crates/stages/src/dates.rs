@@ -1,0 +1,402 @@
+//! `dates`: the [`DateExtractor`]. Finds date expressions, normalises them to
+//! ISO 8601, and picks the publication date from the datelines and bylines
+//! at the top of the page.
+//!
+//! The publication date is searched in the raw text (the dateline is page
+//! furniture the cleaning stage removes) and only near the top, only in short
+//! lines or lines with a publication cue ("Published", "Veröffentlicht"): a
+//! date in a body sentence is an event date, not the report's. With no such
+//! line, `published` is null and `published_after` holds the latest date the
+//! text mentions: a bound, not a guess.
+
+use chrono::{Datelike, NaiveDate};
+use gleaner_pipeline::document::{DateMention, Dates, Published};
+use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
+use regex::{Captures, Regex};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Options of the `dates` stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatesConfig {
+    /// Read `01/02/2024` as 1 February (true) or January 2 (false). A part
+    /// above 12 decides on its own.
+    pub day_first: bool,
+    /// How many non-empty lines from the top may hold the publication date.
+    pub header_lines: usize,
+    /// Lines longer than this (words) are body sentences, not datelines.
+    pub dateline_max_words: usize,
+}
+
+impl Default for DatesConfig {
+    fn default() -> Self {
+        DatesConfig { day_first: true, header_lines: 40, dateline_max_words: 30 }
+    }
+}
+
+/// Builds the stage from its TOML table.
+pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
+    let config: DatesConfig = parse_options(table)?;
+    Ok(BuiltStage::Parallel(Arc::new(DateExtractor::new(config))))
+}
+
+/// Month names in the languages our users read, lowercase, to month number.
+/// Shared spellings (`april`, `mai`) agree on the month.
+const MONTHS: &[(&str, u32)] = &[
+    // English
+    ("january", 1), ("february", 2), ("march", 3), ("april", 4), ("may", 5), ("june", 6), ("july", 7), ("august", 8),
+    ("september", 9), ("october", 10), ("november", 11), ("december", 12), ("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4),
+    ("jun", 6), ("jul", 7), ("aug", 8), ("sep", 9), ("sept", 9), ("oct", 10), ("nov", 11), ("dec", 12),
+    // German
+    ("januar", 1), ("jänner", 1), ("februar", 2), ("märz", 3), ("mai", 5), ("juni", 6), ("juli", 7), ("oktober", 10),
+    ("dezember", 12), ("okt", 10), ("dez", 12),
+    // French
+    ("janvier", 1), ("février", 2), ("mars", 3), ("avril", 4), ("juin", 6), ("juillet", 7), ("août", 8), ("septembre", 9),
+    ("octobre", 10), ("novembre", 11), ("décembre", 12), ("janv", 1), ("févr", 2), ("avr", 4), ("juil", 7), ("déc", 12),
+    // Spanish
+    ("enero", 1), ("febrero", 2), ("marzo", 3), ("abril", 4), ("mayo", 5), ("junio", 6), ("julio", 7), ("agosto", 8),
+    ("septiembre", 9), ("setiembre", 9), ("octubre", 10), ("noviembre", 11), ("diciembre", 12),
+    // Italian
+    ("gennaio", 1), ("febbraio", 2), ("aprile", 4), ("maggio", 5), ("giugno", 6), ("luglio", 7), ("settembre", 9),
+    ("ottobre", 10), ("dicembre", 12),
+    // Portuguese
+    ("janeiro", 1), ("fevereiro", 2), ("março", 3), ("maio", 5), ("junho", 6), ("julho", 7), ("setembro", 9),
+    ("outubro", 10), ("dezembro", 12),
+    // Dutch, Indonesian, Scandinavian
+    ("januari", 1), ("februari", 2), ("maart", 3), ("mei", 5), ("augustus", 8), ("maret", 3), ("agustus", 8),
+    ("desember", 12), ("januar", 1), ("marts", 3), ("maj", 5), ("augusti", 8), ("desember", 12),
+    // Turkish
+    ("ocak", 1), ("şubat", 2), ("mart", 3), ("nisan", 4), ("mayıs", 5), ("haziran", 6), ("temmuz", 7), ("ağustos", 8),
+    ("eylül", 9), ("ekim", 10), ("kasım", 11), ("aralık", 12),
+    // Finnish (partitive, as in dates)
+    ("tammikuuta", 1), ("helmikuuta", 2), ("maaliskuuta", 3), ("huhtikuuta", 4), ("toukokuuta", 5), ("kesäkuuta", 6),
+    ("heinäkuuta", 7), ("elokuuta", 8), ("syyskuuta", 9), ("lokakuuta", 10), ("marraskuuta", 11), ("joulukuuta", 12),
+    // Russian (genitive, as in dates)
+    ("января", 1), ("февраля", 2), ("марта", 3), ("апреля", 4), ("мая", 5), ("июня", 6), ("июля", 7), ("августа", 8),
+    ("сентября", 9), ("октября", 10), ("ноября", 11), ("декабря", 12),
+    // Arabic (Gregorian month names)
+    ("يناير", 1), ("فبراير", 2), ("مارس", 3), ("أبريل", 4), ("مايو", 5), ("يونيو", 6), ("يوليو", 7), ("أغسطس", 8),
+    ("سبتمبر", 9), ("أكتوبر", 10), ("نوفمبر", 11), ("ديسمبر", 12),
+];
+
+const WEEKDAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo";
+
+/// Words that mark a line as giving the publication date.
+const PUBLISHED_CUES: &[&str] = &[
+    "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato", "gepubliceerd", "yayınlanma", "dipublikasikan",
+    "diterbitkan", "опубликовано", "date:", "datum:", "fecha:", "data:", "by ", "von ", "par ", "por ",
+];
+const UPDATED_CUES: &[&str] = &["updated", "aktualisiert", "mis à jour", "modifié", "actualizado", "aggiornato", "atualizado", "güncelleme", "diperbarui", "обновлено", "last modified"];
+
+/// The dates stage.
+pub struct DateExtractor {
+    config: DatesConfig,
+    month_day_year: Regex,
+    day_month_year: Regex,
+    iso: Regex,
+    numeric: Regex,
+    year_first: Regex,
+    cjk: Regex,
+    month_year: Regex,
+    months: HashMap<&'static str, u32>,
+}
+
+/// A date as parsed, before year resolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Parsed {
+    year: Option<i32>,
+    month: u32,
+    day: Option<u32>,
+    weekday: Option<chrono::Weekday>,
+}
+
+struct Found {
+    start: usize,
+    end: usize,
+    parsed: Parsed,
+    /// Lower wins when two matches overlap.
+    priority: u8,
+}
+
+impl DateExtractor {
+    /// Compiles the patterns.
+    pub fn new(config: DatesConfig) -> DateExtractor {
+        let mut names: Vec<&str> = MONTHS.iter().map(|(n, _)| *n).collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+        names.dedup();
+        let month = names.iter().map(|n| regex::escape(n)).collect::<Vec<_>>().join("|");
+        let r = |p: String| Regex::new(&p).expect("date pattern");
+        DateExtractor {
+            month_day_year: r(format!(
+                r"(?i)\b(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?P<m>{month})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>(?:19|20)\d{{2}})\b)?"
+            )),
+            day_month_year: r(format!(
+                r"(?i)\b(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.|º)?\s+(?:de\s+|of\s+)?(?P<m>{month})\b\.?(?:,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})\b)?"
+            )),
+            iso: r(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})".into()),
+            numeric: r(r"\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P<sep2>[./-])(?P<y>(?:19|20)\d{2})\b".into()),
+            year_first: r(r"\b(?P<y>(?:19|20)\d{2})(?:/|\.\s?)(?P<m>\d{1,2})(?:/|\.\s?)(?P<d>\d{1,2})\b".into()),
+            cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
+            month_year: r(format!(r"(?i)\b(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})\b")),
+            months: MONTHS.iter().copied().collect(),
+            config,
+        }
+    }
+
+    fn month_of(&self, name: &str) -> Option<u32> {
+        self.months.get(name.to_lowercase().trim_end_matches('.')).copied()
+    }
+
+    fn find_all(&self, text: &str) -> Vec<Found> {
+        let mut found = Vec::new();
+        let num = |c: &Captures, n: &str| c.name(n).and_then(|m| m.as_str().parse::<u32>().ok());
+        let weekday = |c: &Captures| c.name("wd").and_then(|m| parse_weekday(m.as_str()));
+        for c in self.iso.captures_iter(text) {
+            // "2021-05-31T10:00" is a date; "2021-05-315" is not.
+            if text[c.get(0).expect("match").end()..].starts_with(|ch: char| ch.is_ascii_digit()) {
+                continue;
+            }
+            let (y, m, d) = (num(&c, "y"), num(&c, "m"), num(&c, "d"));
+            push(&mut found, &c, 0, y.map(|y| y as i32), m, d, None);
+        }
+        for c in self.cjk.captures_iter(text) {
+            push(&mut found, &c, 0, num(&c, "y").map(|y| y as i32), num(&c, "m"), num(&c, "d"), None);
+        }
+        for c in self.year_first.captures_iter(text) {
+            push(&mut found, &c, 1, num(&c, "y").map(|y| y as i32), num(&c, "m"), num(&c, "d"), None);
+        }
+        for c in self.numeric.captures_iter(text) {
+            if c["sep"] != c["sep2"] {
+                continue;
+            }
+            let (a, b) = (num(&c, "a").unwrap_or(0), num(&c, "b").unwrap_or(0));
+            let (d, m) = if a > 12 { (a, b) } else if b > 12 { (b, a) } else if self.config.day_first { (a, b) } else { (b, a) };
+            push(&mut found, &c, 1, num(&c, "y").map(|y| y as i32), Some(m), Some(d), None);
+        }
+        for c in self.month_day_year.captures_iter(text) {
+            let m = self.month_of(&c["m"]);
+            // "May 5" is a date; "may 5" in "they may 5..." is not: a lone
+            // ambiguous month name needs a capital letter.
+            if c["m"].eq_ignore_ascii_case("may") && !c["m"].starts_with('M') {
+                continue;
+            }
+            push(&mut found, &c, 2, num(&c, "y").map(|y| y as i32), m, num(&c, "d"), weekday(&c));
+        }
+        for c in self.day_month_year.captures_iter(text) {
+            let m = self.month_of(&c["m"]);
+            if c.name("y").is_none() && c["m"].chars().count() <= 3 {
+                continue; // "5 mar" without a year is too weak
+            }
+            push(&mut found, &c, 2, num(&c, "y").map(|y| y as i32), m, num(&c, "d"), weekday(&c));
+        }
+        for c in self.month_year.captures_iter(text) {
+            if c["m"].eq_ignore_ascii_case("may") && !c["m"].starts_with('M') {
+                continue;
+            }
+            push(&mut found, &c, 3, num(&c, "y").map(|y| y as i32), self.month_of(&c["m"]), None, None);
+        }
+        // Keep the best of overlapping matches: most specific, then longest.
+        found.sort_by_key(|f| (f.priority, usize::MAX - (f.end - f.start), f.start));
+        let mut kept: Vec<Found> = Vec::new();
+        for f in found {
+            if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+                kept.push(f);
+            }
+        }
+        kept.sort_by_key(|f| f.start);
+        kept
+    }
+
+    /// Every date in `text`, with years of partial dates resolved against `context_year`.
+    pub fn mentions(&self, text: &str, context_year: Option<i32>) -> Vec<DateMention> {
+        let found = self.find_all(text);
+        let context_year = context_year.or_else(|| most_common_year(&found));
+        found
+            .into_iter()
+            .filter_map(|f| {
+                let value = normalise(f.parsed, context_year)?;
+                Some(DateMention { text: text[f.start..f.end].to_string(), value, start: f.start, end: f.end })
+            })
+            .collect()
+    }
+
+    /// The publication date from the top of the raw text.
+    pub fn published(&self, raw: &str, today: NaiveDate) -> Option<Published> {
+        let mut best: Option<(f64, NaiveDate, &'static str)> = None;
+        for (index, line) in raw.lines().map(str::trim).filter(|l| !l.is_empty()).take(self.config.header_lines).enumerate() {
+            let words = line.split_whitespace().count();
+            if words > self.config.dateline_max_words {
+                continue;
+            }
+            let lower = line.to_lowercase();
+            let cue = PUBLISHED_CUES.iter().any(|c| lower.contains(c));
+            let updated = UPDATED_CUES.iter().any(|c| lower.contains(c));
+            for f in self.find_all(line) {
+                let (Some(year), Some(day)) = (f.parsed.year, f.parsed.day) else { continue };
+                let Some(date) = NaiveDate::from_ymd_opt(year, f.parsed.month, day) else { continue };
+                if date > today + chrono::Duration::days(1) {
+                    continue; // a future date is no publication date
+                }
+                let mut score = 1.0 - index as f64 * 0.02;
+                let source = if cue && !updated {
+                    score += 1.0;
+                    "byline"
+                } else if words <= 8 {
+                    score += 0.5;
+                    "dateline"
+                } else {
+                    "inferred"
+                };
+                if updated {
+                    score -= 0.6;
+                }
+                if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                    best = Some((score, date, source));
+                }
+            }
+        }
+        best.map(|(score, date, source)| Published {
+            date: date.format("%Y-%m-%d").to_string(),
+            source: source.to_string(),
+            confidence: (0.5 + score / 4.0).clamp(0.1, 0.95),
+        })
+    }
+}
+
+fn push(found: &mut Vec<Found>, c: &Captures, priority: u8, year: Option<i32>, month: Option<u32>, day: Option<u32>, weekday: Option<chrono::Weekday>) {
+    let Some(month) = month.filter(|m| (1..=12).contains(m)) else { return };
+    if day.is_some_and(|d| !(1..=31).contains(&d)) {
+        return;
+    }
+    let whole = c.get(0).expect("match");
+    found.push(Found { start: whole.start(), end: whole.end(), parsed: Parsed { year, month, day, weekday }, priority });
+}
+
+fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    use chrono::Weekday::*;
+    let s = s.to_lowercase();
+    Some(match &s[..s.len().min(3)] {
+        "mon" | "lun" => Mon,
+        "tue" | "die" | "mar" => Tue,
+        "wed" | "mit" | "mer" | "mié" => Wed,
+        "thu" | "don" | "jeu" | "jue" => Thu,
+        "fri" | "fre" | "ven" | "vie" => Fri,
+        "sat" | "sam" | "sáb" => Sat,
+        "sun" | "son" | "dim" | "dom" => Sun,
+        _ => return None,
+    })
+}
+
+fn most_common_year(found: &[Found]) -> Option<i32> {
+    let mut counts: HashMap<i32, usize> = HashMap::new();
+    for f in found {
+        if let Some(y) = f.parsed.year {
+            *counts.entry(y).or_default() += 1;
+        }
+    }
+    counts.into_iter().max_by_key(|(y, c)| (*c, *y)).map(|(y, _)| y)
+}
+
+/// ISO value of a parsed date. A day and month without a year take the year
+/// from context; with a weekday, the year near the context where the weekday fits.
+fn normalise(p: Parsed, context_year: Option<i32>) -> Option<String> {
+    let year = match (p.year, p.day) {
+        (Some(y), _) => y,
+        (None, Some(day)) => match (p.weekday, context_year) {
+            (Some(wd), Some(cy)) => [0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6]
+                .iter()
+                .map(|o| cy + o)
+                .find(|y| NaiveDate::from_ymd_opt(*y, p.month, day).is_some_and(|d| d.weekday() == wd))?,
+            (None, Some(cy)) => cy,
+            (_, None) => return Some(format!("--{:02}-{:02}", p.month, day)),
+        },
+        (None, None) => return None,
+    };
+    match p.day {
+        Some(d) => NaiveDate::from_ymd_opt(year, p.month, d).map(|d| d.format("%Y-%m-%d").to_string()),
+        None => Some(format!("{year:04}-{:02}", p.month)),
+    }
+}
+
+#[async_trait]
+impl Stage for DateExtractor {
+    fn name(&self) -> &str {
+        "dates"
+    }
+
+    async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+        let today = chrono::Utc::now().date_naive();
+        let published = self.published(&doc.raw, today);
+        let context_year = published.as_ref().and_then(|p| p.date[..4].parse().ok());
+        let mentions = self.mentions(&doc.text, context_year);
+        let published_after = if published.is_none() {
+            let today_iso = today.format("%Y-%m-%d").to_string();
+            mentions.iter().filter(|m| m.value.len() == 10 && m.value <= today_iso).map(|m| m.value.clone()).max()
+        } else {
+            None
+        };
+        if published.is_none() {
+            doc.warn("dates", "no publication date found near the top of the report");
+        }
+        doc.dates = Some(Dates { published, published_after, mentions });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(text: &str, year: Option<i32>) -> Vec<String> {
+        DateExtractor::new(DatesConfig::default()).mentions(text, year).into_iter().map(|m| m.value).collect()
+    }
+
+    #[test]
+    fn table_of_expressions() {
+        let cases: &[(&str, &str)] = &[
+            ("on May 31, 2021, Izadi sent", "2021-05-31"),
+            ("31 May 2021", "2021-05-31"),
+            ("2021-05-31T10:00", "2021-05-31"),
+            ("31/05/2021", "2021-05-31"),
+            ("Aug. 2, 2017", "2017-08-02"),
+            ("December 2017", "2017-12"),
+            ("am 28. April 2023", "2023-04-28"),
+            ("le 3 mars 2022", "2022-03-03"),
+            ("28 de abril de 2023", "2023-04-28"),
+            ("2023年4月28日", "2023-04-28"),
+            ("28 Nisan 2023", "2023-04-28"),
+            ("1 мая 2020", "2020-05-01"),
+            ("Jun 04, 2026", "2026-06-04"),
+            ("October 20th, 2017", "2017-10-20"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(values(text, None), vec![want.to_string()], "{text}: {:?}", DateExtractor::new(DatesConfig::default()).find_all(text).len());
+        }
+    }
+
+    #[test]
+    fn weekday_fixes_the_year() {
+        // Monday, Aug. 28 was a Monday in 2017, near the context year 2018.
+        assert_eq!(values("on Monday, Aug. 28: “Iran is", Some(2018)), vec!["2017-08-28"]);
+        assert_eq!(values("on Aug. 28 the", Some(2018)), vec!["2018-08-28"]);
+    }
+
+    #[test]
+    fn no_false_dates() {
+        for text in ["100M", "73 20", "2,000 operatives", "call 555-1234-5678", "won 3-1 on", "they may 5 times", "version 1.2.3"] {
+            assert!(values(text, Some(2020)).is_empty(), "{text}: {:?}", values(text, Some(2020)));
+        }
+    }
+
+    #[test]
+    fn publication_date_skips_header_today_line() {
+        let d = DateExtractor::new(DatesConfig::default());
+        let raw = "Wednesday, October 20th | 15 Heshvan 5782\n\nJuly 19, 2020 3:47 am\n\nHamas Courts Iran\n\nIn a July 6, 2020 article it said";
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(d.published(raw, today).unwrap().date, "2020-07-19");
+        assert!(d.published("Title\n\nNothing dated here.", today).is_none());
+        assert!(d.published("Title\n\nJuly 19, 2031", today).is_none(), "future dates are not publication dates");
+    }
+}

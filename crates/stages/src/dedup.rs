@@ -1,0 +1,250 @@
+//! `dedup`: the [`DuplicateDetector`]. Reports a document that repeats an
+//! earlier one: exact (same normalised cleaned text) or near (MinHash over
+//! word shingles, candidates found through an LSH index).
+//!
+//! An ordered stage: it runs in the committer, in arrival order, so "earlier"
+//! is well defined. Its index lives in the engine's [`History`] (SQLite in
+//! the daemon), written in the same transaction as the document.
+
+use gleaner_pipeline::document::Duplicate;
+use gleaner_pipeline::{parse_options, BuiltStage, Document, History, OrderedStage, StageError};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Options of the `dedup` stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// Words per shingle.
+    pub shingle_words: usize,
+    /// MinHash signature length; must equal `bands * rows`.
+    pub permutations: usize,
+    /// LSH bands; with `rows` rows each, pairs above about
+    /// (1/bands)^(1/rows) similarity become candidates.
+    pub bands: usize,
+    /// Rows per band.
+    pub rows: usize,
+    /// Estimated Jaccard similarity from which a candidate is a near duplicate.
+    pub threshold: f64,
+    /// Documents with fewer words are only checked for exact copies.
+    pub min_words: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        // 32 bands x 4 rows: candidates from about 0.42 similarity, well below
+        // the threshold, so near copies are not missed by the index.
+        DedupConfig { shingle_words: 5, permutations: 128, bands: 32, rows: 4, threshold: 0.5, min_words: 30 }
+    }
+}
+
+/// Builds the stage from its TOML table.
+pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
+    let config: DedupConfig = parse_options(table)?;
+    Ok(BuiltStage::Ordered(Arc::new(DuplicateDetector::new(config)?)))
+}
+
+/// The dedup stage.
+pub struct DuplicateDetector {
+    config: DedupConfig,
+    /// Multiply-shift hash parameters, one (a, b) per permutation.
+    params: Vec<(u64, u64)>,
+}
+
+const NS_EXACT: &str = "dedup.exact";
+const NS_BAND: &str = "dedup.band";
+const NS_SIG: &str = "dedup.sig";
+const NS_ROOT: &str = "dedup.root";
+
+impl DuplicateDetector {
+    /// Checks the options and derives the hash family (fixed seed: signatures
+    /// persist across restarts and must stay comparable).
+    pub fn new(config: DedupConfig) -> Result<DuplicateDetector, String> {
+        if config.bands * config.rows != config.permutations {
+            return Err(format!("bands ({}) x rows ({}) must equal permutations ({})", config.bands, config.rows, config.permutations));
+        }
+        if !(0.0..=1.0).contains(&config.threshold) || config.shingle_words == 0 {
+            return Err("threshold must be in [0, 1] and shingle_words at least 1".into());
+        }
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let params = (0..config.permutations).map(|_| (next() | 1, next())).collect();
+        Ok(DuplicateDetector { config, params })
+    }
+
+    /// MinHash signature of a word list.
+    pub fn signature(&self, words: &[String]) -> Vec<u32> {
+        let k = self.config.shingle_words.min(words.len().max(1));
+        let shingles: BTreeSet<u64> = words.windows(k).map(|w| xxh3_64(w.join(" ").as_bytes())).collect();
+        self.params
+            .iter()
+            .map(|&(a, b)| shingles.iter().map(|&x| (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32).min().unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    fn root_of(&self, doc_id: &[u8], history: &mut dyn History) -> Result<Vec<u8>, gleaner_pipeline::HistoryError> {
+        Ok(history.get(NS_ROOT, doc_id)?.into_iter().next().unwrap_or_else(|| doc_id.to_vec()))
+    }
+
+    /// Decides whether `doc` repeats an earlier document and records it.
+    pub fn check(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), gleaner_pipeline::HistoryError> {
+        let words = normalised_words(&doc.text);
+        if words.is_empty() {
+            doc.warn("dedup", "no text to compare after cleaning");
+            return Ok(());
+        }
+        let id = doc.doc_id.as_bytes().to_vec();
+        let exact_key = Sha256::digest(words.join(" ").as_bytes())[..16].to_vec();
+        let mut found: Option<(Vec<u8>, String, f64)> = None;
+        if let Some(first) = history.get(NS_EXACT, &exact_key)?.into_iter().next() {
+            found = Some((first, "exact".into(), 1.0));
+        }
+        let sig = (words.len() >= self.config.min_words).then(|| self.signature(&words));
+        if found.is_none() {
+            if let Some(sig) = &sig {
+                let mut seen = BTreeSet::new();
+                let mut best: Option<(Vec<u8>, f64)> = None;
+                for key in self.band_keys(sig) {
+                    for cand in history.get(NS_BAND, &key)? {
+                        if !seen.insert(cand.clone()) {
+                            continue;
+                        }
+                        let Some(other) = history.get(NS_SIG, &cand)?.into_iter().next() else { continue };
+                        let sim = similarity(sig, &decode_sig(&other));
+                        if sim >= self.config.threshold && best.as_ref().is_none_or(|(_, s)| sim > *s) {
+                            best = Some((cand, sim));
+                        }
+                    }
+                }
+                found = best.map(|(c, s)| (c, "near".into(), s));
+            }
+        }
+        let root = match &found {
+            Some((cand, kind, sim)) => {
+                let root = self.root_of(cand, history)?;
+                let root_id = String::from_utf8_lossy(&root).into_owned();
+                let path = history.path_of(&root_id)?.unwrap_or_default();
+                doc.duplicate = Some(Duplicate { doc_id: root_id, path, kind: kind.clone(), similarity: (sim * 1000.0).round() / 1000.0 });
+                root
+            }
+            None => id.clone(),
+        };
+        // Every document joins the index, duplicates too: a later copy of a
+        // copy still finds its group, and points at the group's first report.
+        history.put(NS_ROOT, &id, &root, &doc.doc_id)?;
+        history.put(NS_EXACT, &exact_key, &id, &doc.doc_id)?;
+        if let Some(sig) = &sig {
+            for key in self.band_keys(sig) {
+                history.put(NS_BAND, &key, &id, &doc.doc_id)?;
+            }
+            history.put(NS_SIG, &id, &encode_sig(sig), &doc.doc_id)?;
+        }
+        Ok(())
+    }
+
+    fn band_keys(&self, sig: &[u32]) -> Vec<Vec<u8>> {
+        sig.chunks(self.config.rows)
+            .enumerate()
+            .map(|(band, rows)| {
+                let bytes: Vec<u8> = rows.iter().flat_map(|r| r.to_le_bytes()).collect();
+                let mut key = vec![band as u8];
+                key.extend_from_slice(&xxh3_64(&bytes).to_le_bytes());
+                key
+            })
+            .collect()
+    }
+}
+
+/// Lowercased words of letters and digits: punctuation, quotes and line
+/// breaks do not hide a copy.
+pub fn normalised_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+fn similarity(a: &[u32], b: &[u32]) -> f64 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+fn encode_sig(sig: &[u32]) -> Vec<u8> {
+    sig.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn decode_sig(bytes: &[u8]) -> Vec<u32> {
+    bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+impl OrderedStage for DuplicateDetector {
+    fn name(&self) -> &str {
+        "dedup"
+    }
+
+    fn process(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), StageError> {
+        self.check(doc, history).map_err(|source| StageError::History { stage: "dedup".into(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gleaner_pipeline::MemoryHistory;
+
+    fn article(seed: u64, paragraphs: u64) -> String {
+        let words: Vec<&str> = "minister said government plans protest capital talks opposition election country week police report crowd leader law army border trade court judge vote party bank market price oil gas water city village school hospital doctor children family mother father house road bridge river storm fire rain winter summer night morning officials agency company workers union strike".split(' ').collect();
+        (0..paragraphs)
+            .map(|p| (0..40u64).map(|i| words[(xxh3_64(&[seed, p, i].map(|x| x as u8)) % words.len() as u64) as usize]).collect::<Vec<_>>().join(" ") + ".")
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
+    fn run(texts: &[(&str, String)]) -> Vec<Option<Duplicate>> {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let mut h = MemoryHistory::default();
+        texts
+            .iter()
+            .map(|(path, t)| {
+                let mut doc = Document::from_text(path, t);
+                h.record_path(&doc.doc_id, path);
+                d.check(&mut doc, &mut h).unwrap();
+                doc.duplicate
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exact_copy_with_other_punctuation() {
+        let a = article(1, 5);
+        let b = a.replace('.', "!").to_uppercase();
+        let r = run(&[("a.txt", a), ("b.txt", b)]);
+        assert!(r[0].is_none());
+        let d = r[1].as_ref().unwrap();
+        assert_eq!((d.kind.as_str(), d.path.as_str()), ("exact", "a.txt"));
+    }
+
+    #[test]
+    fn near_copy_with_trimmed_ending_points_at_the_first() {
+        let a = article(2, 8);
+        let trimmed: String = a.rsplit_once("\n\n").unwrap().0.to_string();
+        let r = run(&[("a.txt", a.clone()), ("b.txt", format!("Intro line of an aggregator.\n\n{trimmed}")), ("c.txt", trimmed)]);
+        assert_eq!(r[1].as_ref().unwrap().kind, "near");
+        assert_eq!(r[1].as_ref().unwrap().path, "a.txt");
+        assert_eq!(r[2].as_ref().unwrap().path, "a.txt", "a copy of a copy points at the first report");
+    }
+
+    #[test]
+    fn different_articles_are_not_duplicates() {
+        let r = run(&[("a.txt", article(3, 6)), ("b.txt", article(11, 6))]);
+        assert!(r.iter().all(Option::is_none), "{r:?}");
+    }
+}
