@@ -175,21 +175,25 @@ fn ingest(config: Config, registry: gleaner_pipeline::Registry, paths: &[PathBuf
         let bar = bar.clone();
         std::thread::spawn(move || {
             let mut failed = Vec::new();
+            let mut summary = gleaner_pipeline::Summary::default();
             for c in rx {
+                summary.add(&c);
                 if let Committed::Failed(p, reason) = &c {
                     failed.push(format!("{}: {reason}", p.display()));
                     bar.set_message(format!("{} failed", failed.len()));
                 }
                 bar.inc(1);
             }
-            failed
+            (failed, summary)
         })
     };
     let total = files.len();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let started = std::time::Instant::now();
-    let summary = runtime.block_on(Engine::new(config.clone(), stages).run_ingest(files, tx))?;
-    let failed = bar_thread.join().unwrap_or_default();
+    runtime.block_on(Engine::new(config.clone(), stages).run_ingest(files, tx))?;
+    // Counted from the progress reports: they include files skipped as
+    // unchanged before they reached the committer.
+    let (failed, summary) = bar_thread.join().unwrap_or_default();
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     for f in &failed {

@@ -68,6 +68,9 @@ pub struct WatchConfig {
     /// A file whose size and mtime have not changed for this long is taken as
     /// complete, when no close-after-write or rename event said so earlier.
     pub settle_ms: u64,
+    /// A file still open for writing (no close event yet) is taken only
+    /// after this long without change: writers that pause are waited for.
+    pub write_idle_secs: u64,
     /// Full rescan interval: catches events the OS dropped (inotify overflow,
     /// network filesystems).
     pub reconcile_secs: u64,
@@ -82,6 +85,7 @@ impl Default for WatchConfig {
         WatchConfig {
             dir: PathBuf::from("watch"),
             settle_ms: 1000,
+            write_idle_secs: 60,
             reconcile_secs: 30,
             max_file_bytes: 20 * 1024 * 1024,
             extensions: Vec::new(),

@@ -8,7 +8,10 @@
 //!
 //! A file is complete when its writer closed it (close-after-write), when it
 //! was renamed into the folder, or when its size and mtime have not changed
-//! for the settle window. Temporary names are never taken until renamed.
+//! for the settle window. A file a writer opened and has not closed (we saw
+//! its create/modify events but no close) must be idle for the longer
+//! `write_idle_secs`: a slow download that pauses is not taken half-written.
+//! Temporary names are never taken until renamed.
 
 use crate::config::WatchConfig;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
@@ -86,6 +89,9 @@ fn stamp(path: &Path) -> Option<Stamp> {
 struct Pending {
     stamp: Option<Stamp>,
     since: Instant,
+    /// A writer opened it (create/modify events) and has not closed it: wait
+    /// for the close, or for the longer idle window if it never comes.
+    writing: bool,
 }
 
 /// Watches `config.dir` and sends paths of complete files to `out` until
@@ -109,7 +115,8 @@ pub async fn watch(
     watcher.watch(&dir, RecursiveMode::Recursive).map_err(|e| werr(e.to_string()))?;
 
     let settle = Duration::from_millis(config.settle_ms);
-    let mut state = WatchState { pending: HashMap::new(), emitted: HashMap::new(), settle, extensions: config.extensions.clone() };
+    let write_idle = Duration::from_secs(config.write_idle_secs).max(settle);
+    let mut state = WatchState { pending: HashMap::new(), emitted: HashMap::new(), settle, write_idle, extensions: config.extensions.clone() };
     // Start-up scan after the watch is in place, so nothing falls in between.
     let mut ready = state.reconcile(&dir);
     let mut tick = tokio::time::interval(Duration::from_millis((config.settle_ms / 4).clamp(20, 250)));
@@ -145,6 +152,8 @@ struct WatchState {
     /// What was last sent per path, so a rescan does not send it again.
     emitted: HashMap<PathBuf, Stamp>,
     settle: Duration,
+    /// How long a file a writer still holds open must sit idle to be taken.
+    write_idle: Duration,
     extensions: Vec<String>,
 }
 
@@ -165,7 +174,7 @@ impl WatchState {
             if path.is_dir() {
                 // A folder moved in arrives whole, with no events for its files.
                 for f in scan(path, &self.extensions) {
-                    self.note(f, complete);
+                    self.note(f, false);
                 }
                 continue;
             }
@@ -175,15 +184,17 @@ impl WatchState {
             if complete {
                 ready.extend(self.take_now(path.clone()));
             } else {
-                self.note(path.clone(), false);
+                let writing = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any));
+                self.note(path.clone(), writing);
             }
         }
         ready
     }
 
-    fn note(&mut self, path: PathBuf, _complete: bool) {
+    fn note(&mut self, path: PathBuf, writing: bool) {
         let now = Instant::now();
-        self.pending.entry(path).or_insert(Pending { stamp: None, since: now });
+        let p = self.pending.entry(path).or_insert(Pending { stamp: None, since: now, writing });
+        p.writing |= writing;
     }
 
     fn take_now(&mut self, path: PathBuf) -> Option<PathBuf> {
@@ -208,7 +219,9 @@ impl WatchState {
                     p.stamp = Some(s);
                     p.since = now;
                 }
-                Some(_) if now.duration_since(p.since) >= self.settle => ready.push(path.clone()),
+                Some(_) if now.duration_since(p.since) >= if p.writing { self.write_idle } else { self.settle } => {
+                    ready.push(path.clone())
+                }
                 Some(_) => {}
             }
         }

@@ -276,8 +276,8 @@ fn push(found: &mut Vec<Found>, c: &Captures, priority: u8, year: Option<i32>, m
 
 fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
     use chrono::Weekday::*;
-    let s = s.to_lowercase();
-    Some(match &s[..s.len().min(3)] {
+    let s: String = s.to_lowercase().chars().take(3).collect();
+    Some(match s.as_str() {
         "mon" | "lun" => Mon,
         "tue" | "die" | "mar" => Tue,
         "wed" | "mit" | "mer" | "mié" => Wed,
@@ -385,6 +385,7 @@ mod tests {
 
     #[test]
     fn no_false_dates() {
+        assert_eq!(values("miércoles, 5 de abril de 2023", None), vec!["2023-04-05"]);
         for text in ["100M", "73 20", "2,000 operatives", "call 555-1234-5678", "won 3-1 on", "they may 5 times", "version 1.2.3"] {
             assert!(values(text, Some(2020)).is_empty(), "{text}: {:?}", values(text, Some(2020)));
         }

@@ -1,0 +1,83 @@
+//! End-to-end tests of the one-shot commands.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn gleaner(ws: &Workspace) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gleaner"));
+    c.arg("--config").arg(ws.config());
+    c
+}
+
+#[test]
+fn ingest_commits_in_the_order_given_and_fails_loudly() {
+    let ws = Workspace::new();
+    let input = ws.dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    for (name, bytes) in samples() {
+        std::fs::write(input.join(&name), bytes).unwrap();
+    }
+    std::fs::write(input.join("zz-copy.txt"), &samples()[2].1).unwrap();
+    std::fs::write(input.join("zz-empty.txt"), b"").unwrap();
+    let out = gleaner(&ws).arg("ingest").arg(&input).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failed file makes ingest exit non-zero");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("zz-empty.txt"), "{stderr}");
+    let docs = ws.document_events();
+    let names: Vec<_> = docs.iter().map(base).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "committed in name order");
+    let copy = docs.iter().find(|e| base(e) == "zz-copy.txt").unwrap();
+    assert!(copy["duplicate_of"]["path"].as_str().unwrap().ends_with(&samples()[2].0));
+
+    // Same decisions again into a fresh data folder.
+    let data2 = ws.dir.path().join("data2");
+    let out2 = gleaner(&ws).arg("--data").arg(&data2).arg("ingest").arg(&input).output().unwrap();
+    assert_eq!(out2.status.code(), Some(1));
+    let text = std::fs::read_to_string(data2.join("events.ndjson")).unwrap();
+    let decisions = |evs: Vec<serde_json::Value>| evs.iter().map(|e| (base(e), e["type"].clone())).collect::<Vec<_>>();
+    let again: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(decisions(docs), decisions(again));
+
+    // A second ingest of the same files into the same folder changes nothing.
+    let out3 = gleaner(&ws).arg("ingest").arg(&input).output().unwrap();
+    assert!(String::from_utf8_lossy(&out3.stderr).contains("7 unchanged"), "{}", String::from_utf8_lossy(&out3.stderr));
+    assert_eq!(ws.document_events().len(), 7);
+}
+
+#[test]
+fn config_check_reports_line_and_column() {
+    let ws = Workspace::new();
+    std::fs::write(ws.config(), "[watch]\nsettle_ms = 10\n\n[[stages]]\ntype = \"clean\"\nmark_onyl = true\n").unwrap();
+    let out = gleaner(&ws).args(["config", "check"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gleaner.toml:4:"), "{err}");
+    assert!(err.contains("mark_onyl"), "{err}");
+}
+
+#[test]
+fn embedded_default_config_checks_and_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gleaner")).args(["config", "check"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_gleaner")).args(["config", "print"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("type = \"dedup\""));
+}
+
+#[test]
+fn search_finds_cleaned_text() {
+    let ws = Workspace::new();
+    let input = ws.dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    for (name, bytes) in samples() {
+        std::fs::write(input.join(&name), bytes).unwrap();
+    }
+    assert!(gleaner(&ws).arg("ingest").arg(&input).status().unwrap().success());
+    let out = gleaner(&ws).args(["search", "Izadi AND Lebanon"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("000_"), "{stdout}");
+    let out = gleaner(&ws).args(["search", "\"appeared first on\""]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 result(s)"), "footers are not indexed");
+}
