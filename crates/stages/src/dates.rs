@@ -129,17 +129,20 @@ impl DateExtractor {
         let month = names.iter().map(|n| regex::escape(n)).collect::<Vec<_>>().join("|");
         let r = |p: String| Regex::new(&p).expect("date pattern");
         DateExtractor {
+            // No Unicode `\b` in these patterns: it makes the regex engine
+            // leave its DFA on non-ASCII text. Word boundaries around names
+            // are checked in code (`word_bounded`), around digits with ASCII `\b`.
             month_day_year: r(format!(
-                r"(?i)\b(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?P<m>{month})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>(?:19|20)\d{{2}})\b)?"
+                r"(?i)(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?P<m>{month})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+(?P<y>(?:19|20)\d{{2}})(?-u:\b))?"
             )),
             day_month_year: r(format!(
-                r"(?i)\b(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.|º)?\s+(?:de\s+|of\s+)?(?P<m>{month})\b\.?(?:,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})\b)?"
+                r"(?i)(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.|º)?\s+(?:de\s+|of\s+)?(?P<m>{month})\.?(?:,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b))?"
             )),
-            iso: r(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})".into()),
-            numeric: r(r"\b(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P<sep2>[./-])(?P<y>(?:19|20)\d{2})\b".into()),
-            year_first: r(r"\b(?P<y>(?:19|20)\d{2})(?:/|\.\s?)(?P<m>\d{1,2})(?:/|\.\s?)(?P<d>\d{1,2})\b".into()),
+            iso: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})".into()),
+            numeric: r(r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P<sep2>[./-])(?P<y>(?:19|20)\d{2})(?-u:\b)".into()),
+            year_first: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})(?:/|\.\s?)(?P<m>\d{1,2})(?:/|\.\s?)(?P<d>\d{1,2})(?-u:\b)".into()),
             cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
-            month_year: r(format!(r"(?i)\b(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})\b")),
+            month_year: r(format!(r"(?i)(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)")),
             months: MONTHS.iter().copied().collect(),
             config,
         }
@@ -149,7 +152,25 @@ impl DateExtractor {
         self.months.get(name.to_lowercase().trim_end_matches('.')).copied()
     }
 
+    /// Every date expression of `text`. Every pattern needs a digit, so only
+    /// lines with one are searched (most body lines have none).
     fn find_all(&self, text: &str) -> Vec<Found> {
+        let mut found = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            if line.bytes().any(|b| b.is_ascii_digit()) {
+                found.extend(self.find_in_line(line).into_iter().map(|mut f| {
+                    f.start += offset;
+                    f.end += offset;
+                    f
+                }));
+            }
+            offset += line.len();
+        }
+        found
+    }
+
+    fn find_in_line(&self, text: &str) -> Vec<Found> {
         let mut found = Vec::new();
         let num = |c: &Captures, n: &str| c.name(n).and_then(|m| m.as_str().parse::<u32>().ok());
         let weekday = |c: &Captures| c.name("wd").and_then(|m| parse_weekday(m.as_str()));
@@ -176,6 +197,9 @@ impl DateExtractor {
             push(&mut found, &c, 1, num(&c, "y").map(|y| y as i32), Some(m), Some(d), None);
         }
         for c in self.month_day_year.captures_iter(text) {
+            if !word_bounded(text, &c) {
+                continue;
+            }
             let m = self.month_of(&c["m"]);
             // "May 5" is a date; "may 5" in "they may 5..." is not: a lone
             // ambiguous month name needs a capital letter.
@@ -185,6 +209,9 @@ impl DateExtractor {
             push(&mut found, &c, 2, num(&c, "y").map(|y| y as i32), m, num(&c, "d"), weekday(&c));
         }
         for c in self.day_month_year.captures_iter(text) {
+            if !word_bounded(text, &c) {
+                continue;
+            }
             let m = self.month_of(&c["m"]);
             if c.name("y").is_none() && c["m"].chars().count() <= 3 {
                 continue; // "5 mar" without a year is too weak
@@ -192,6 +219,9 @@ impl DateExtractor {
             push(&mut found, &c, 2, num(&c, "y").map(|y| y as i32), m, num(&c, "d"), weekday(&c));
         }
         for c in self.month_year.captures_iter(text) {
+            if !word_bounded(text, &c) {
+                continue;
+            }
             if c["m"].eq_ignore_ascii_case("may") && !c["m"].starts_with('M') {
                 continue;
             }
@@ -272,6 +302,16 @@ fn push(found: &mut Vec<Found>, c: &Captures, priority: u8, year: Option<i32>, m
     }
     let whole = c.get(0).expect("match");
     found.push(Found { start: whole.start(), end: whole.end(), parsed: Parsed { year, month, day, weekday }, priority });
+}
+
+/// The match starts at a word start, and the month name ends at a word end
+/// ("Mayo" is not "May" + "o"; "Summarch 5" holds no date).
+fn word_bounded(text: &str, c: &Captures) -> bool {
+    let whole = c.get(0).expect("match");
+    let m = c.name("m").expect("month group");
+    let before = text[..whole.start()].chars().next_back();
+    let after = text[m.end()..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphabetic)
 }
 
 fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
