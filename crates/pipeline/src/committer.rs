@@ -98,6 +98,8 @@ pub struct Committer {
     pub progress: Option<mpsc::Sender<Committed>>,
     /// Most documents per transaction.
     pub batch_size: usize,
+    /// Longest wait for more results before committing what is there.
+    pub batch_delay: Duration,
     /// Keep the decoded raw text in `documents.raw_text`.
     pub store_raw_text: bool,
     /// Details for `daemon.started` / `daemon.stopped`; None for `ingest`.
@@ -111,8 +113,7 @@ enum Item {
 
 impl Committer {
     /// Runs until every sender of `jobs` is dropped and every job is committed.
-    pub fn run(mut self, jobs: tokio::sync::mpsc::UnboundedReceiver<Job>) -> Summary {
-        let mut jobs = jobs;
+    pub fn run(mut self, jobs: mpsc::Receiver<Job>) -> Summary {
         let mut summary = Summary::default();
         if let Some(details) = self.daemon.clone() {
             self.commit_with_retry(vec![Item::Daemon("daemon.started", details)], &mut summary);
@@ -120,10 +121,19 @@ impl Committer {
         // Results arrive in completion order; hold them until their turn.
         let mut waiting: BTreeMap<u64, (PathBuf, Outcome)> = BTreeMap::new();
         let mut next = 0u64;
-        while let Some(job) = jobs.blocking_recv() {
+        while let Ok(job) = jobs.recv() {
             waiting.insert(job.n, (job.path, job.outcome));
-            while let Ok(job) = jobs.try_recv() {
-                waiting.insert(job.n, (job.path, job.outcome));
+            // Group commit: under load, wait a moment for more results so one
+            // transaction (and one fsync) carries many documents; when idle,
+            // the first result is committed after at most `batch_delay`.
+            let deadline = Instant::now() + self.batch_delay;
+            while waiting.len() < self.batch_size {
+                match jobs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(job) => {
+                        waiting.insert(job.n, (job.path, job.outcome));
+                    }
+                    Err(_) => break,
+                }
             }
             loop {
                 let mut batch = Vec::new();

@@ -132,7 +132,8 @@ impl Engine {
         let ndjson = NdjsonWriter::open(&self.config.events_path(), &store)?;
         let lookup = Store::open(&self.config.db_path())?;
         let in_flight = Arc::new(Mutex::new(HashSet::new()));
-        let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        // A std channel: the committer is a thread and waits with a timeout.
+        let (jobs_tx, jobs_rx) = std_mpsc::channel();
         let committer = Committer {
             store,
             ndjson,
@@ -140,6 +141,7 @@ impl Engine {
             in_flight: in_flight.clone(),
             progress: progress.clone(),
             batch_size: self.config.runner.batch_size,
+            batch_delay: std::time::Duration::from_millis(self.config.runner.batch_delay_ms),
             store_raw_text: self.config.data.store_raw_text,
             daemon,
         };
@@ -180,7 +182,7 @@ async fn dispatch(
     ctx: Arc<Context>,
     lookup: Store,
     in_flight: Arc<Mutex<HashSet<PathBuf>>>,
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: std_mpsc::Sender<Job>,
     progress: Option<std_mpsc::Sender<Committed>>,
     workers: usize,
     stop: watch::Receiver<bool>,

@@ -13,6 +13,7 @@
 use gleaner_pipeline::document::RemovedBlock;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
 use regex::RegexSet;
+
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -151,7 +152,13 @@ impl BoilerplateStripper {
                 pattern_rule.push(i);
             }
         }
-        let set = RegexSet::new(&patterns).map_err(|e| format!("lexicon: {e}"))?;
+        // A roomy lazy-DFA cache: with the default one, this set's DFA was
+        // rebuilt over and over (a quarter of all CPU time under `perf`).
+        let set = regex::RegexSetBuilder::new(&patterns)
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| format!("lexicon: {e}"))?;
         let stop_text = match &config.stopwords {
             Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read stopwords {}: {e}", p.display()))?,
             None => BUILTIN_STOPWORDS.to_string(),

@@ -127,7 +127,8 @@ impl DateExtractor {
         names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
         names.dedup();
         let month = names.iter().map(|n| regex::escape(n)).collect::<Vec<_>>().join("|");
-        let r = |p: String| Regex::new(&p).expect("date pattern");
+        // Roomy lazy-DFA caches: the month alternations are large.
+        let r = |p: String| regex::RegexBuilder::new(&p).dfa_size_limit(32 << 20).size_limit(32 << 20).build().expect("date pattern");
         DateExtractor {
             // No Unicode `\b` in these patterns: it makes the regex engine
             // leave its DFA on non-ASCII text. Word boundaries around names

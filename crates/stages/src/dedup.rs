@@ -84,11 +84,16 @@ impl DuplicateDetector {
     /// MinHash signature of a word list.
     pub fn signature(&self, words: &[String]) -> Vec<u32> {
         let k = self.config.shingle_words.min(words.len().max(1));
-        let shingles: BTreeSet<u64> = words.windows(k).map(|w| xxh3_64(w.join(" ").as_bytes())).collect();
-        self.params
-            .iter()
-            .map(|&(a, b)| shingles.iter().map(|&x| (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32).min().unwrap_or(u32::MAX))
-            .collect()
+        let mut shingles: Vec<u64> = words.windows(k).map(|w| xxh3_64(w.join(" ").as_bytes())).collect();
+        shingles.sort_unstable();
+        shingles.dedup();
+        let mut sig = vec![u32::MAX; self.params.len()];
+        for &x in &shingles {
+            for (slot, &(a, b)) in sig.iter_mut().zip(&self.params) {
+                *slot = (*slot).min((a.wrapping_mul(x).wrapping_add(b) >> 32) as u32);
+            }
+        }
+        sig
     }
 
     fn root_of(&self, doc_id: &[u8], history: &mut dyn History) -> Result<Vec<u8>, gleaner_pipeline::HistoryError> {
