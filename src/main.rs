@@ -125,9 +125,10 @@ fn real_main(cli: Cli) -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Run => {
-            let stages = registry.build(&config)?;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            let summary = runtime.block_on(Engine::new(config, stages).run_daemon(shutdown_signal()))?;
+            let shutdown = shutdown_signal(&runtime)?;
+            let stages = registry.build(&config)?;
+            let summary = runtime.block_on(Engine::new(config, stages).run_daemon(shutdown))?;
             tracing::info!(processed = summary.processed, duplicates = summary.duplicates, failed = summary.failed, "stopped");
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -136,20 +137,29 @@ fn real_main(cli: Cli) -> Result<std::process::ExitCode> {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers now (a signal that arrives before
+/// installation would kill the process outright) and returns a future that
+/// resolves on the first of them.
+fn shutdown_signal(runtime: &tokio::runtime::Runtime) -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
-        }
+        let _guard = runtime.enter();
+        let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = runtime;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

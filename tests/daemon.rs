@@ -101,8 +101,10 @@ fn sigterm_drains_and_exits_zero_with_nothing_lost() {
 
     // What was not done before the stop is done after the restart, once.
     let daemon = ws.start();
+    ws.wait_for("second daemon.started", |ev| ev.iter().filter(|e| e["type"] == "daemon.started").count() == 2);
     ws.wait_for_documents(40);
-    assert!(daemon.terminate().success());
+    let status = daemon.terminate();
+    assert!(status.success(), "{status:?}\n{}", ws.logs());
     let docs = ws.document_events();
     let mut names: Vec<_> = docs.iter().map(base).collect();
     names.sort();
@@ -122,6 +124,7 @@ fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing() {
     daemon.kill9();
 
     let daemon = ws.start();
+    ws.wait_for("second daemon.started", |ev| ev.iter().filter(|e| e["type"] == "daemon.started").count() == 2);
     ws.wait_for_documents(200);
     assert!(daemon.terminate().success());
     let text = std::fs::read_to_string(ws.events_path()).unwrap();

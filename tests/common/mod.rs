@@ -132,13 +132,14 @@ type = "dedup"
     }
 
     pub fn logs(&self) -> String {
-        let mut out = String::new();
-        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
-            if e.path().extension().is_some_and(|x| x == "log") {
-                out += &std::fs::read_to_string(e.path()).unwrap_or_default();
-            }
-        }
-        out
+        let mut logs: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        logs.sort();
+        logs.iter().map(|p| format!("== {}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default())).collect()
     }
 
     /// Writes a file into the watch folder via a temporary name and a
