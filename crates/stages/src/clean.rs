@@ -123,7 +123,14 @@ struct Block<'a> {
     class: Class,
     /// Set when a lexicon rule matched.
     reason: Option<&'a str>,
-    terminal: bool,
+    scope: Scope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Block,
+    Terminal,
+    List,
 }
 
 impl BoilerplateStripper {
@@ -139,8 +146,8 @@ impl BoilerplateStripper {
         let mut patterns = Vec::new();
         let mut pattern_rule = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
-            if rule.scope != "block" && rule.scope != "terminal" {
-                return Err(format!("lexicon rule `{}`: scope must be \"block\" or \"terminal\"", rule.reason));
+            if !matches!(rule.scope.as_str(), "block" | "terminal" | "list") {
+                return Err(format!("lexicon rule `{}`: scope must be \"block\", \"terminal\" or \"list\"", rule.reason));
             }
             for p in &rule.patterns {
                 // ASCII word boundaries: a Unicode `\b` makes the regex engine
@@ -189,14 +196,15 @@ impl BoilerplateStripper {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
             }
-            let (reason, terminal) = self.lexicon_match(stripped);
-            blocks.push(Block { line, text, class: Class::Bad, reason, terminal });
+            let (reason, scope) = self.lexicon_match(stripped);
+            blocks.push(Block { line, text, class: Class::Bad, reason, scope });
         }
         let doc_density = self.document_density(&blocks);
         let no_stoplist = doc_density < self.config.min_document_stopword_density;
+        let scale = self.threshold_scale(&blocks);
         for b in blocks.iter_mut() {
             if b.reason.is_none() {
-                b.class = self.classify(strip_markup(b.text), no_stoplist);
+                b.class = self.classify(strip_markup(b.text), no_stoplist, scale);
             }
         }
         if !blocks.iter().any(|b| b.class == Class::Good) {
@@ -206,13 +214,24 @@ impl BoilerplateStripper {
             }
         }
         revise_from_context(&mut blocks);
+        // A list header takes the non-body blocks after it with it.
+        let mut list_reason: Option<&str> = None;
+        for b in blocks.iter_mut() {
+            if b.scope == Scope::List {
+                list_reason = b.reason;
+            } else if b.class == Class::Good && b.reason.is_none() {
+                list_reason = None;
+            } else if b.reason.is_none() {
+                b.reason = list_reason;
+            }
+        }
 
         // A terminal marker after the article started ends it.
         let first_good = blocks.iter().position(|b| b.class == Class::Good);
         let mut cut_from = blocks.len();
         let mut cut_reason = None;
         if let Some(fg) = first_good {
-            if let Some(t) = blocks.iter().skip(fg + 1).position(|b| b.terminal) {
+            if let Some(t) = blocks.iter().skip(fg + 1).position(|b| b.scope == Scope::Terminal) {
                 cut_from = fg + 1 + t;
                 cut_reason = blocks[cut_from].reason;
             }
@@ -259,7 +278,7 @@ impl BoilerplateStripper {
         })
     }
 
-    fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, bool) {
+    fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, Scope) {
         let words = text.split_whitespace().count();
         let mut best: Option<&LexiconRule> = None;
         for idx in self.set.matches(text).iter() {
@@ -267,14 +286,26 @@ impl BoilerplateStripper {
             if rule.max_words.is_some_and(|m| words > m) {
                 continue;
             }
-            // Terminal rules win: they also decide what follows.
-            if best.is_none() || (rule.scope == "terminal" && best.is_some_and(|b| b.scope != "terminal")) {
+            // Terminal rules win, then list rules: they also decide what follows.
+            let rank = |r: &LexiconRule| match r.scope.as_str() {
+                "terminal" => 2,
+                "list" => 1,
+                _ => 0,
+            };
+            if best.is_none_or(|b| rank(rule) > rank(b)) {
                 best = Some(rule);
             }
         }
         match best {
-            Some(r) => (Some(r.reason.as_str()), r.scope == "terminal"),
-            None => (None, false),
+            Some(r) => (
+                Some(r.reason.as_str()),
+                match r.scope.as_str() {
+                    "terminal" => Scope::Terminal,
+                    "list" => Scope::List,
+                    _ => Scope::Block,
+                },
+            ),
+            None => (None, Scope::Block),
         }
     }
 
@@ -307,7 +338,27 @@ impl BoilerplateStripper {
         }
     }
 
-    fn classify(&self, text: &str, no_stoplist: bool) -> Class {
+    /// Stopword lists cover some languages better than others (a Vietnamese
+    /// or Turkish body paragraph scores far below an English one). The
+    /// thresholds are scaled to this document: by the density of its densest
+    /// long blocks (the 75th percentile), relative to what running text in a
+    /// well-covered language shows (`TYPICAL_BODY_DENSITY`).
+    fn threshold_scale(&self, blocks: &[Block]) -> f64 {
+        const TYPICAL_BODY_DENSITY: f64 = 0.42;
+        let mut densities: Vec<f64> = blocks
+            .iter()
+            .filter(|b| b.reason.is_none() && b.text.chars().count() >= self.config.length_high)
+            .map(|b| self.stopword_density(b.text).1)
+            .collect();
+        if densities.len() < 2 {
+            return 1.0;
+        }
+        densities.sort_by(f64::total_cmp);
+        let p75 = densities[(densities.len() * 3) / 4];
+        (p75 / TYPICAL_BODY_DENSITY).clamp(0.35, 1.0)
+    }
+
+    fn classify(&self, text: &str, no_stoplist: bool, scale: f64) -> Class {
         let c = &self.config;
         let chars = text.chars().count();
         let dense_script = text.chars().filter(|ch| is_dense_script(*ch)).count() * 2 > chars;
@@ -328,13 +379,13 @@ impl BoilerplateStripper {
             return Class::Short;
         }
         let (_, density) = self.stopword_density(text);
-        if density >= c.stopwords_high {
+        if density >= c.stopwords_high * scale {
             if chars > c.length_high {
                 Class::Good
             } else {
                 Class::NearGood
             }
-        } else if density >= c.stopwords_low {
+        } else if density >= c.stopwords_low * scale {
             Class::NearGood
         } else {
             Class::Bad
