@@ -355,7 +355,7 @@ impl BoilerplateStripper {
         }
         densities.sort_by(f64::total_cmp);
         let p75 = densities[(densities.len() * 3) / 4];
-        (p75 / TYPICAL_BODY_DENSITY).clamp(0.35, 1.0)
+        (p75 / TYPICAL_BODY_DENSITY).clamp(0.15, 1.0)
     }
 
     fn classify(&self, text: &str, no_stoplist: bool, scale: f64) -> Class {
@@ -387,10 +387,26 @@ impl BoilerplateStripper {
             }
         } else if density >= c.stopwords_low * scale {
             Class::NearGood
+        } else if density < UNCOVERED_DENSITY && chars >= c.length_high && is_prose(text) {
+            // Almost no stopword of any list: a language the lists do not
+            // cover. Long prose is body there as anywhere.
+            Class::Good
         } else {
             Class::Bad
         }
     }
+}
+
+/// Below this stopword density a block is in a language our lists miss.
+const UNCOVERED_DENSITY: f64 = 0.05;
+
+/// Sentences rather than a list of names or links: several sentence ends,
+/// and mostly lowercase words.
+fn is_prose(text: &str) -> bool {
+    let ends = text.matches(['.', '!', '?', '。', '؟']).count();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let capitalised = words.iter().filter(|w| w.chars().next().is_some_and(char::is_uppercase)).count();
+    ends >= 2 && capitalised * 2 < words.len()
 }
 
 /// jusText's context revision: short and near-good blocks take the class of
