@@ -207,6 +207,7 @@ impl BoilerplateStripper {
                 b.class = self.classify(strip_markup(b.text), no_stoplist, scale);
             }
         }
+        promote_near_good_runs(&mut blocks);
         if !blocks.iter().any(|b| b.class == Class::Good) {
             // A page of short paragraphs: its best blocks are the body.
             for b in blocks.iter_mut().filter(|b| b.class == Class::NearGood) {
@@ -341,7 +342,7 @@ impl BoilerplateStripper {
     /// Stopword lists cover some languages better than others (a Vietnamese
     /// or Turkish body paragraph scores far below an English one). The
     /// thresholds are scaled to this document: by the density of its densest
-    /// long blocks (the 75th percentile), relative to what running text in a
+    /// long blocks (the median), relative to what running text in a
     /// well-covered language shows (`TYPICAL_BODY_DENSITY`).
     fn threshold_scale(&self, blocks: &[Block]) -> f64 {
         const TYPICAL_BODY_DENSITY: f64 = 0.42;
@@ -354,8 +355,8 @@ impl BoilerplateStripper {
             return 1.0;
         }
         densities.sort_by(f64::total_cmp);
-        let p75 = densities[(densities.len() * 3) / 4];
-        (p75 / TYPICAL_BODY_DENSITY).clamp(0.15, 1.0)
+        let median = densities[densities.len() / 2];
+        (median / TYPICAL_BODY_DENSITY).clamp(0.15, 1.0)
     }
 
     fn classify(&self, text: &str, no_stoplist: bool, scale: f64) -> Class {
@@ -395,6 +396,30 @@ impl BoilerplateStripper {
             Class::Bad
         }
     }
+}
+
+/// Three near-good blocks in a row (short blocks between them aside) are
+/// body written in short paragraphs, as explainers and live pages are; alone,
+/// jusText's revision would find no good neighbour for them and drop them all.
+fn promote_near_good_runs(blocks: &mut [Block]) {
+    const MIN_RUN: usize = 3;
+    let mut run: Vec<usize> = Vec::new();
+    let mut flush = |run: &mut Vec<usize>, blocks: &mut [Block]| {
+        if run.len() >= MIN_RUN {
+            for &i in run.iter() {
+                blocks[i].class = Class::Good;
+            }
+        }
+        run.clear();
+    };
+    for i in 0..blocks.len() {
+        match blocks[i].class {
+            Class::NearGood if blocks[i].reason.is_none() => run.push(i),
+            Class::Short if blocks[i].reason.is_none() => {}
+            _ => flush(&mut run, blocks),
+        }
+    }
+    flush(&mut run, blocks);
 }
 
 /// Below this stopword density a block is in a language our lists miss.
