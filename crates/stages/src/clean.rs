@@ -237,7 +237,9 @@ impl BoilerplateStripper {
                 cut_reason = blocks[cut_from].reason;
             }
         }
-        let last_good = blocks[..cut_from].iter().rposition(|b| b.class == Class::Good);
+        let (region_start, region_end) = main_region(&blocks[..cut_from]);
+        let first_good = first_good.map(|_| region_start);
+        let last_good = (region_end > region_start).then(|| region_end - 1);
 
         let mut kept = Vec::new();
         for (i, b) in blocks.iter().enumerate() {
@@ -245,8 +247,10 @@ impl BoilerplateStripper {
                 Some(if i == cut_from { b.reason.unwrap_or("footer") } else { cut_reason.unwrap_or("footer") })
             } else if let Some(r) = b.reason {
                 Some(r)
-            } else if b.class == Class::Good {
+            } else if b.class == Class::Good && (region_start..region_end).contains(&i) {
                 None
+            } else if b.class == Class::Good {
+                Some("teaser")
             } else if first_good.is_none_or(|fg| i < fg) {
                 Some("navigation")
             } else if last_good.is_none_or(|lg| i > lg) {
@@ -396,6 +400,38 @@ impl BoilerplateStripper {
             Class::Bad
         }
     }
+}
+
+/// The article: the stretch of body blocks with the most text, where a
+/// stretch ends at a gap of `MAX_GAP` or more non-body blocks. Other
+/// stretches are kept only when they hold a good share of the article's text
+/// (an article split by an inline ad block); lone paragraphs far from it are
+/// teasers of other stories. Returns the block range [start, end).
+fn main_region(blocks: &[Block]) -> (usize, usize) {
+    const MAX_GAP: usize = 6;
+    const MIN_SHARE: f64 = 0.35;
+    let mut segments: Vec<(usize, usize, usize)> = Vec::new(); // start, end, chars
+    let mut gap = usize::MAX;
+    for (i, b) in blocks.iter().enumerate() {
+        if b.class == Class::Good && b.reason.is_none() {
+            let chars = b.text.len();
+            match segments.last_mut() {
+                Some(seg) if gap < MAX_GAP => {
+                    seg.1 = i + 1;
+                    seg.2 += chars;
+                }
+                _ => segments.push((i, i + 1, chars)),
+            }
+            gap = 0;
+        } else {
+            gap = gap.saturating_add(1);
+        }
+    }
+    let Some(best) = segments.iter().copied().max_by_key(|s| s.2) else { return (0, 0) };
+    let keep = |s: &(usize, usize, usize)| s.2 as f64 >= best.2 as f64 * MIN_SHARE;
+    let start = segments.iter().filter(|s| keep(s)).map(|s| s.0).min().unwrap_or(best.0);
+    let end = segments.iter().filter(|s| keep(s)).map(|s| s.1).max().unwrap_or(best.1);
+    (start, end)
 }
 
 /// Three near-good blocks in a row (short blocks between them aside) are
