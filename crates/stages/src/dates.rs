@@ -100,6 +100,7 @@ pub struct DateExtractor {
     year_first: Regex,
     cjk: Regex,
     month_year: Regex,
+    short_year: Regex,
     months: HashMap<&'static str, u32>,
 }
 
@@ -140,10 +141,11 @@ impl DateExtractor {
                 r"(?i)(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.|º)?\s+(?:de\s+|of\s+)?(?P<m>{month})\.?(?:,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b))?"
             )),
             iso: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})".into()),
-            numeric: r(r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P<sep2>[./-])(?P<y>(?:19|20)\d{2})(?-u:\b)".into()),
+            numeric: r(r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-]) ?(?P<b>\d{1,2})(?P<sep2>[./-]) ?(?P<y>(?:19|20)\d{2})(?-u:\b)".into()),
             year_first: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})(?:/|\.\s?)(?P<m>\d{1,2})(?:/|\.\s?)(?P<d>\d{1,2})(?-u:\b)".into()),
             cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
             month_year: r(format!(r"(?i)(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)")),
+            short_year: r(r"(?-u:\b)(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?-u:\b)".into()),
             months: MONTHS.iter().copied().collect(),
             config,
         }
@@ -253,10 +255,33 @@ impl DateExtractor {
             .collect()
     }
 
-    /// The publication date from the top of the raw text.
-    pub fn published(&self, raw: &str, today: NaiveDate) -> Option<Published> {
+    /// The publication date: from datelines and bylines around the start of
+    /// the article in the raw text. `body_start` is the byte offset in `raw`
+    /// where the cleaned text begins (None: unknown, search the top).
+    ///
+    /// Where the article starts matters more than where the file starts:
+    /// menus push the dateline hundreds of lines down, and the first lines
+    /// of a page often carry its "today" date instead.
+    pub fn published(&self, raw: &str, body_start: Option<usize>, today: NaiveDate) -> Option<Published> {
+        let lines: Vec<(usize, &str)> = raw
+            .split_inclusive('\n')
+            .scan(0usize, |off, l| {
+                let start = *off;
+                *off += l.len();
+                Some((start, l.trim()))
+            })
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        let body_line = body_start.map(|b| lines.iter().position(|(off, _)| *off >= b).unwrap_or(lines.len()));
+        let window = self.config.header_lines;
         let mut best: Option<(f64, NaiveDate, &'static str)> = None;
-        for (index, line) in raw.lines().map(str::trim).filter(|l| !l.is_empty()).take(self.config.header_lines).enumerate() {
+        for (index, &(_, line)) in lines.iter().enumerate() {
+            // Distance from the article's start, in lines (negative: before it).
+            let position = match body_line {
+                Some(b) if index + window >= b && index <= b + 8 => index as f64 - b as f64,
+                _ if index < 12 => -(window as f64), // the page head: weakest place
+                _ => continue,
+            };
             let words = line.split_whitespace().count();
             if words > self.config.dateline_max_words {
                 continue;
@@ -264,13 +289,13 @@ impl DateExtractor {
             let lower = line.to_lowercase();
             let cue = PUBLISHED_CUES.iter().any(|c| lower.contains(c));
             let updated = UPDATED_CUES.iter().any(|c| lower.contains(c));
-            for f in self.find_all(line) {
+            for f in self.find_all(line).into_iter().chain(self.find_short_year(line)) {
                 let (Some(year), Some(day)) = (f.parsed.year, f.parsed.day) else { continue };
                 let Some(date) = NaiveDate::from_ymd_opt(year, f.parsed.month, day) else { continue };
                 if date > today + chrono::Duration::days(1) {
                     continue; // a future date is no publication date
                 }
-                let mut score = 1.0 - index as f64 * 0.02;
+                let mut score = if position < 0.0 { 1.0 + position * 0.015 } else { 0.85 - position * 0.05 };
                 let source = if cue && !updated {
                     score += 1.0;
                     "byline"
@@ -280,7 +305,7 @@ impl DateExtractor {
                 } else {
                     "inferred"
                 };
-                if updated {
+                if updated && !cue {
                     score -= 0.6;
                 }
                 if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
@@ -293,6 +318,17 @@ impl DateExtractor {
             source: source.to_string(),
             confidence: (0.5 + score / 4.0).clamp(0.1, 0.95),
         })
+    }
+
+    /// `05.08.24`: two-digit years, trusted only in datelines.
+    fn find_short_year(&self, line: &str) -> Vec<Found> {
+        let mut found = Vec::new();
+        for c in self.short_year.captures_iter(line) {
+            let num = |n: &str| c.name(n).and_then(|m| m.as_str().parse::<u32>().ok());
+            let (Some(d), Some(m), Some(y)) = (num("d"), num("m"), num("y")) else { continue };
+            push(&mut found, &c, 1, Some(2000 + y as i32), Some(m), Some(d), None);
+        }
+        found
     }
 }
 
@@ -369,7 +405,11 @@ impl Stage for DateExtractor {
 
     async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
         let today = chrono::Utc::now().date_naive();
-        let published = self.published(&doc.raw, today);
+        // Where the cleaned text starts in the raw text: the article's top.
+        let first = doc.text.lines().next().unwrap_or("");
+        let probe: String = first.chars().take(60).collect();
+        let body_start = (!probe.trim().is_empty()).then(|| doc.raw.find(probe.as_str())).flatten();
+        let published = self.published(&doc.raw, body_start, today);
         let context_year = published.as_ref().and_then(|p| p.date[..4].parse().ok());
         let mentions = self.mentions(&doc.text, context_year);
         let published_after = if published.is_none() {
@@ -437,8 +477,16 @@ mod tests {
         let d = DateExtractor::new(DatesConfig::default());
         let raw = "Wednesday, October 20th | 15 Heshvan 5782\n\nJuly 19, 2020 3:47 am\n\nHamas Courts Iran\n\nIn a July 6, 2020 article it said";
         let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        assert_eq!(d.published(raw, today).unwrap().date, "2020-07-19");
-        assert!(d.published("Title\n\nNothing dated here.", today).is_none());
-        assert!(d.published("Title\n\nJuly 19, 2031", today).is_none(), "future dates are not publication dates");
+        let body = raw.find("In a July").unwrap();
+        assert_eq!(d.published(raw, Some(body), today).unwrap().date, "2020-07-19");
+        assert!(d.published("Title\n\nNothing dated here.", None, today).is_none());
+        assert!(d.published("Title\n\nJuly 19, 2031", None, today).is_none(), "future dates are not publication dates");
+        // Deep under a menu, right above the article.
+        let menu: String = (0..80).map(|i| format!("Menu item {i}\n")).collect();
+        let raw = format!("Headline\n{menu}Published Jun 04, 2026 • 2 minute read\nThe body starts here and goes on.");
+        let body = raw.find("The body").unwrap();
+        let later = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        assert_eq!(d.published(&raw, Some(body), later).unwrap().date, "2026-06-04");
+        assert_eq!(d.published("Headline\n05.08.24 10:15\nBody text", Some(20), today).unwrap().date, "2024-08-05");
     }
 }
