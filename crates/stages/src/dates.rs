@@ -313,6 +313,19 @@ impl DateExtractor {
                 }
             }
         }
+        if best.is_none() {
+            // Nothing near the article's start (its start may be misplaced):
+            // a line that is nothing but a dateline, anywhere, first one wins.
+            best = lines.iter().find_map(|&(_, line)| {
+                if line.split_whitespace().count() > 8 {
+                    return None;
+                }
+                self.find_all(line).into_iter().find_map(|f| {
+                    let date = NaiveDate::from_ymd_opt(f.parsed.year?, f.parsed.month, f.parsed.day?)?;
+                    (date <= today + chrono::Duration::days(1)).then_some((0.2, date, "inferred"))
+                })
+            });
+        }
         best.map(|(score, date, source)| Published {
             date: date.format("%Y-%m-%d").to_string(),
             source: source.to_string(),
@@ -330,6 +343,18 @@ impl DateExtractor {
         }
         found
     }
+}
+
+/// Where the cleaned text starts in the raw text: the article's top. The
+/// first paragraph may also appear earlier (a headline repeated in a menu),
+/// so take its last occurrence before the second paragraph.
+fn body_start(raw: &str, text: &str) -> Option<usize> {
+    let mut paras = text.split("\n\n").map(|p| p.trim()).filter(|p| !p.is_empty());
+    let probe = |p: &str| -> String { p.chars().take(60).collect() };
+    let first = probe(paras.next()?);
+    let second = paras.next().map(probe);
+    let limit = second.and_then(|p| raw.find(p.as_str())).unwrap_or(raw.len());
+    raw[..limit].rfind(first.as_str()).or_else(|| raw.find(first.as_str()))
 }
 
 fn push(found: &mut Vec<Found>, c: &Captures, priority: u8, year: Option<i32>, month: Option<u32>, day: Option<u32>, weekday: Option<chrono::Weekday>) {
@@ -405,11 +430,7 @@ impl Stage for DateExtractor {
 
     async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
         let today = chrono::Utc::now().date_naive();
-        // Where the cleaned text starts in the raw text: the article's top.
-        let first = doc.text.lines().next().unwrap_or("");
-        let probe: String = first.chars().take(60).collect();
-        let body_start = (!probe.trim().is_empty()).then(|| doc.raw.find(probe.as_str())).flatten();
-        let published = self.published(&doc.raw, body_start, today);
+        let published = self.published(&doc.raw, body_start(&doc.raw, &doc.text), today);
         let context_year = published.as_ref().and_then(|p| p.date[..4].parse().ok());
         let mentions = self.mentions(&doc.text, context_year);
         let published_after = if published.is_none() {
