@@ -192,7 +192,9 @@ impl BoilerplateStripper {
             // The headline often repeats as the page's <h1>; a short line seen
             // before is menu or caption repetition.
             let stripped = strip_markup(text);
-            if title.as_deref() == Some(stripped) || (stripped.chars().count() < 200 && !seen.insert(stripped)) {
+            // Longer repeats (a standfirst repeated as the first paragraph)
+            // are settled at output, where the copy inside the article wins.
+            if title.as_deref() == Some(stripped) || (stripped.split_whitespace().count() <= 8 && !seen.insert(stripped)) {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
             }
@@ -242,6 +244,7 @@ impl BoilerplateStripper {
         let last_good = (region_end > region_start).then(|| region_end - 1);
 
         let mut kept = Vec::new();
+        let mut kept_texts: HashSet<&str> = HashSet::new();
         for (i, b) in blocks.iter().enumerate() {
             let reason = if i >= cut_from {
                 Some(if i == cut_from { b.reason.unwrap_or("footer") } else { cut_reason.unwrap_or("footer") })
@@ -257,6 +260,10 @@ impl BoilerplateStripper {
                 Some("footer")
             } else {
                 Some("low_text_density")
+            };
+            let reason = match reason {
+                None if !kept_texts.insert(strip_markup(b.text)) => Some("repeated"),
+                other => other,
             };
             match reason {
                 None => kept.push(b.text),
@@ -396,6 +403,11 @@ impl BoilerplateStripper {
             // Almost no stopword of any list: a language the lists do not
             // cover. Long prose is body there as anywhere.
             Class::Good
+        } else if is_sentence(text) {
+            // A name-heavy sentence ("Hamas leader Ismail Haniyeh wrote to
+            // Iran's Supreme Leader ...") is low in stopwords but still a
+            // sentence: let its neighbours decide, as for near-good blocks.
+            Class::NearGood
         } else {
             Class::Bad
         }
@@ -468,6 +480,12 @@ fn is_prose(text: &str) -> bool {
     let words: Vec<&str> = text.split_whitespace().collect();
     let capitalised = words.iter().filter(|w| w.chars().next().is_some_and(char::is_uppercase)).count();
     ends >= 2 && capitalised * 2 < words.len()
+}
+
+/// Ends like a sentence and has a few words.
+fn is_sentence(text: &str) -> bool {
+    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', '*', ' ']);
+    t.ends_with(['.', '!', '?', ':', '。', '؟']) && text.split_whitespace().count() >= 6
 }
 
 /// jusText's context revision: short and near-good blocks take the class of
