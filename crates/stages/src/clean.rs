@@ -233,10 +233,17 @@ impl BoilerplateStripper {
         let first_good = blocks.iter().position(|b| b.class == Class::Good);
         let mut cut_from = blocks.len();
         let mut cut_reason = None;
-        if let Some(fg) = first_good {
-            if let Some(t) = blocks.iter().skip(fg + 1).position(|b| b.scope == Scope::Terminal) {
-                cut_from = fg + 1 + t;
-                cut_reason = blocks[cut_from].reason;
+        // Only after real body text: a "Comments" link in a menu above the
+        // article must not cut the article.
+        let mut body_chars = 0;
+        for (i, b) in blocks.iter().enumerate() {
+            if b.scope == Scope::Terminal && body_chars >= MIN_BODY_BEFORE_TERMINAL {
+                cut_from = i;
+                cut_reason = b.reason;
+                break;
+            }
+            if b.class == Class::Good && b.reason.is_none() {
+                body_chars += b.text.len();
             }
         }
         let (region_start, region_end) = main_region(&blocks[..cut_from]);
@@ -381,7 +388,10 @@ impl BoilerplateStripper {
             let sentence = text.contains(['.', '!', '?', '。', '！', '？', '।', '؟']);
             return if len < c.length_low {
                 Class::Short
-            } else if len >= c.length_high && sentence {
+            } else if !sentence {
+                // Headlines and menu entries: no sentence punctuation.
+                Class::Bad
+            } else if len >= c.length_high {
                 Class::Good
             } else {
                 Class::NearGood
@@ -462,13 +472,18 @@ fn promote_near_good_runs(blocks: &mut [Block]) {
     };
     for i in 0..blocks.len() {
         match blocks[i].class {
-            Class::NearGood if blocks[i].reason.is_none() => run.push(i),
+            // Only sentences make such a run: a list of teaser headlines does not.
+            Class::NearGood if blocks[i].reason.is_none() && is_sentence(strip_markup(blocks[i].text)) => run.push(i),
             Class::Short if blocks[i].reason.is_none() => {}
             _ => flush(&mut run, blocks),
         }
     }
     flush(&mut run, blocks);
 }
+
+/// Body text (bytes) that must precede a terminal marker for it to end the
+/// article.
+const MIN_BODY_BEFORE_TERMINAL: usize = 400;
 
 /// Below this stopword density a block is in a language our lists miss.
 const UNCOVERED_DENSITY: f64 = 0.05;
@@ -668,8 +683,8 @@ mod tests {
             patterns: vec!["^sponsored by acme".into()],
         });
         let s = BoilerplateStripper::new(config).unwrap();
-        let raw = format!("Title of the report here\n\n{BODY1}\n\nSponsored by ACME corporation and friends\n\n{BODY2}\n");
+        let raw = format!("Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nSponsored by ACME corporation and friends\n\n{BODY1} Again.\n");
         let (_, text, _) = s.clean(&raw);
-        assert_eq!(text, BODY1);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"));
     }
 }
