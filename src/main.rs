@@ -166,6 +166,8 @@ fn shutdown_signal(runtime: &tokio::runtime::Runtime) -> Result<impl std::future
 fn ingest(config: Config, registry: gleaner_pipeline::Registry, paths: &[PathBuf]) -> Result<std::process::ExitCode> {
     let mut files = Vec::new();
     for p in paths {
+        // Absolute, as the daemon records paths: one file, one identity.
+        let p = &std::path::absolute(p).with_context(|| format!("{}: cannot resolve the path", p.display()))?;
         if p.is_dir() {
             files.extend(gleaner_pipeline::watcher::scan(p, &config.watch.extensions));
         } else if p.exists() {

@@ -159,6 +159,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Wraps a daemon started by hand (other arguments, other folder).
+    pub fn from_child(child: Child) -> Daemon {
+        Daemon { child: Some(child) }
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.as_ref().unwrap().id() as i32
     }

@@ -76,7 +76,8 @@ pub struct WatchConfig {
     pub reconcile_secs: u64,
     /// Files larger than this fail with reason `too_large` without being read.
     pub max_file_bytes: u64,
-    /// Only files whose name ends with one of these are taken; empty = all.
+    /// Only files whose name ends with one of these are taken (case
+    /// ignored); empty = every file not named like a temporary one.
     pub extensions: Vec<String>,
 }
 
@@ -88,7 +89,7 @@ impl Default for WatchConfig {
             write_idle_secs: 60,
             reconcile_secs: 30,
             max_file_bytes: 20 * 1024 * 1024,
-            extensions: Vec::new(),
+            extensions: vec![".txt".into()],
         }
     }
 }

@@ -101,9 +101,11 @@ pub async fn watch(
     out: mpsc::Sender<PathBuf>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), WatchError> {
-    let dir = config.dir.clone();
-    let werr = |message: String| WatchError::Watch { path: dir.clone(), message };
-    std::fs::create_dir_all(&dir).map_err(|e| werr(e.to_string()))?;
+    let werr = |message: String| WatchError::Watch { path: config.dir.clone(), message };
+    std::fs::create_dir_all(&config.dir).map_err(|e| werr(e.to_string()))?;
+    // Absolute, so a file has one path whether the scan or an OS event
+    // (always absolute) found it: the path is the file's identity.
+    let dir = std::path::absolute(&config.dir).map_err(|e| werr(e.to_string()))?;
 
     // notify calls back on its own thread; an unbounded channel keeps that
     // thread from ever blocking while we wait on a full queue downstream.
@@ -183,6 +185,9 @@ impl WatchState {
             }
             if complete {
                 ready.extend(self.take_now(path.clone()));
+            } else if matches!(event.kind, EventKind::Access(_)) {
+                // Opens and reads (ours among them) change nothing.
+                continue;
             } else {
                 let writing = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any));
                 self.note(path.clone(), writing);

@@ -288,6 +288,11 @@ impl DateExtractor {
             }
             let lower = line.to_lowercase();
             let cue = PUBLISHED_CUES.iter().any(|c| lower.contains(c));
+            // Inside the article only a dateline or byline counts: a date in a
+            // photo caption or a sentence is an event's date.
+            if position >= 0.0 && words > 8 && !cue {
+                continue;
+            }
             let updated = UPDATED_CUES.iter().any(|c| lower.contains(c));
             for f in self.find_all(line).into_iter().chain(self.find_short_year(line)) {
                 let (Some(year), Some(day)) = (f.parsed.year, f.parsed.day) else { continue };

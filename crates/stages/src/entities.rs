@@ -261,6 +261,11 @@ impl EntityTagger {
             let mut end = e;
             // Extend over capitalised words and inner connectors, on one line.
             while j + 1 < words.len() {
+                // "Damascus. Haniyeh": a full stop after a word (not an
+                // initial like "J." or "U.S.") ends the sentence and the name.
+                if ends_sentence_word(&text[words[j].0..words[j].1]) {
+                    break;
+                }
                 let gap = &text[words[j].1..words[j + 1].0];
                 if gap != " " && gap != " al-" && gap != " el-" {
                     break;
@@ -384,6 +389,12 @@ fn ends_sentence(gap: &str, prev_word: &str) -> bool {
     gap.contains(['\n', '“', '"', ':', '—', '(', '[']) || prev_word.ends_with(['.', '!', '?']) || gap.contains(['.', '!', '?'])
 }
 
+fn ends_sentence_word(w: &str) -> bool {
+    let Some(stem) = w.strip_suffix('.') else { return false };
+    let letters = stem.chars().filter(|c| c.is_alphabetic()).count();
+    letters > 1 && !stem.contains('.') && !TITLES.contains(&stem)
+}
+
 fn is_boundary(text: &str, s: usize, e: usize) -> bool {
     let before = text[..s].chars().next_back();
     let after = text[e..].chars().next();
@@ -434,6 +445,13 @@ mod tests {
         let got = canon("The meeting was chaired by President Hassan Rouhani in Tehran.");
         assert!(got.iter().any(|g| g.0 == "Hassan Rouhani" && g.1 == "PERSON"), "{got:?}");
         assert!(got.iter().any(|g| g.0 == "Tehran" && g.1 == "LOCATION"), "{got:?}");
+    }
+
+    #[test]
+    fn names_stop_at_a_full_stop() {
+        let got = canon("The envoy went to Damascus. Haniyeh stayed in Doha with J. Smith.");
+        assert!(got.iter().all(|g| !g.0.contains("Damascus. ")), "{got:?}");
+        assert!(got.iter().any(|g| g.0 == "Damascus"), "{got:?}");
     }
 
     #[test]
