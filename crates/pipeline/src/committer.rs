@@ -258,6 +258,13 @@ impl Committer {
                 }
             }
         }
+        for item in batch.iter() {
+            if let Item::Job(_, Outcome::Document(doc)) = item {
+                if results_contain_document(&results, &doc.source.path) {
+                    store::index_text(&tx, doc)?;
+                }
+            }
+        }
         // Crash window: before this commit nothing of the batch exists and the
         // files are picked up again at start-up; after it, the events are in
         // the outbox and the NDJSON writer copies them (now or at start-up).
@@ -282,6 +289,11 @@ impl Committer {
         }
         Ok(results)
     }
+}
+
+/// True when the document was stored (not turned into a failure by a stage).
+fn results_contain_document(results: &[Committed], path: &std::path::Path) -> bool {
+    results.iter().any(|r| matches!(r, Committed::Processed(p) | Committed::Duplicate(p) if p == path))
 }
 
 /// Runs the ordered stages inside a savepoint, so a stage that fails halfway

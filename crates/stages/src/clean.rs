@@ -462,7 +462,7 @@ fn main_region(blocks: &[Block]) -> (usize, usize) {
 fn promote_near_good_runs(blocks: &mut [Block]) {
     const MIN_RUN: usize = 3;
     let mut run: Vec<usize> = Vec::new();
-    let mut flush = |run: &mut Vec<usize>, blocks: &mut [Block]| {
+    let flush = |run: &mut Vec<usize>, blocks: &mut [Block]| {
         if run.len() >= MIN_RUN {
             for &i in run.iter() {
                 blocks[i].class = Class::Good;
