@@ -201,6 +201,14 @@ impl BoilerplateStripper {
             let (reason, scope) = self.lexicon_match(stripped);
             blocks.push(Block { line, text, class: Class::Bad, reason, scope });
         }
+        if looks_clean(&blocks) {
+            // Wire copy or an already-cleaned export: nothing to cut but the
+            // title, and jusText's "page edges are furniture" would only cut
+            // datelines, score lines and short closing paragraphs.
+            let text = blocks.iter().map(|b| b.text).collect::<Vec<_>>().join("\n\n");
+            removed.sort_by_key(|r| r.line);
+            return (title, text, removed);
+        }
         let doc_density = self.document_density(&blocks);
         let no_stoplist = doc_density < self.config.min_document_stopword_density;
         let scale = self.threshold_scale(&blocks);
@@ -265,6 +273,10 @@ impl BoilerplateStripper {
                 Some("navigation")
             } else if last_good.is_none_or(|lg| i > lg) {
                 Some("footer")
+            } else if b.class == Class::Short || is_sentence(strip_markup(b.text)) {
+                // Inside the article, short lines (headings, list items, score
+                // lines) and sentences stay unless a lexicon rule says otherwise.
+                None
             } else {
                 Some("low_text_density")
             };
@@ -454,6 +466,23 @@ fn main_region(blocks: &[Block]) -> (usize, usize) {
     let start = segments.iter().filter(|s| keep(s)).map(|s| s.0).min().unwrap_or(best.0);
     let end = segments.iter().filter(|s| keep(s)).map(|s| s.1).max().unwrap_or(best.1);
     (start, end)
+}
+
+/// No lexicon rule fired and hardly any line looks like a menu entry (three
+/// words or fewer, no sentence punctuation): the text has no page furniture.
+fn looks_clean(blocks: &[Block]) -> bool {
+    const MAX_MENU_SHARE: f64 = 0.15;
+    if blocks.is_empty() || blocks.iter().any(|b| b.reason.is_some()) {
+        return false;
+    }
+    let menu_like = blocks
+        .iter()
+        .filter(|b| {
+            let t = strip_markup(b.text);
+            t.split_whitespace().count() <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”'])
+        })
+        .count();
+    (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
 }
 
 /// Three near-good blocks in a row (short blocks between them aside) are

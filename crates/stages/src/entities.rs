@@ -4,10 +4,9 @@
 //! Two sources, in order:
 //! 1. the gazetteer (`config/gazetteer.toml`): canonical names with aliases,
 //!    matched with aho-corasick; the user's word is final;
-//! 2. capitalised name sequences, typed by a lexicon of names learned from
-//!    annotated news (`config/lexicons/entity_names.tsv`, built by
-//!    `tools/build_entity_lexicon.py`), by cue words ("President", "Ministry")
-//!    and by what the same report already said about the name.
+//! 2. a statistical tagger (`ner_model`: averaged perceptron over word shape,
+//!    affixes, a word window, previous tags and document memory), trained on
+//!    annotated news and shipped as `config/models/ner.bin`.
 //!
 //! A surname alone resolves to the full name seen earlier in the same report,
 //! never to a person of another report.
@@ -15,15 +14,13 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use gleaner_pipeline::document::EntityMention;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
-use regex::Regex;
+use crate::ner_model::{label_type, tokenize, Model};
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 const BUILTIN_GAZETTEER: &str = include_str!("../../../config/gazetteer.toml");
-const BUILTIN_NAMES: &str = include_str!("../../../config/lexicons/entity_names.tsv");
-const BUILTIN_COMMON: &str = include_str!("../../../config/lexicons/capitalised_common.tsv");
+const BUILTIN_MODEL: &[u8] = include_bytes!("../../../config/models/ner.bin");
 
 /// Options of the `entities` stage.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,13 +30,13 @@ pub struct EntitiesConfig {
     pub gazetteer: Option<PathBuf>,
     /// Extra gazetteer files, added to the main one (your own watch list).
     pub extra_gazetteers: Vec<PathBuf>,
-    /// Learned name lexicon (TSV: name, PER, ORG, LOC, MISC counts); unset = built-in.
-    pub names: Option<PathBuf>,
+    /// Tagger model file (built by `train-ner`); unset = built-in `config/models/ner.bin`.
+    pub model: Option<PathBuf>,
 }
 
 impl Default for EntitiesConfig {
     fn default() -> Self {
-        EntitiesConfig { gazetteer: None, extra_gazetteers: Vec::new(), names: None }
+        EntitiesConfig { gazetteer: None, extra_gazetteers: Vec::new(), model: None }
     }
 }
 
@@ -73,74 +70,21 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
     Ok(BuiltStage::Parallel(Arc::new(EntityTagger::new(config)?)))
 }
 
-/// Type counts of a name in annotated text.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    per: u32,
-    org: u32,
-    loc: u32,
-    misc: u32,
-}
-
-impl Counts {
-    fn total(&self) -> u32 {
-        self.per + self.org + self.loc + self.misc
-    }
-    fn best(&self) -> Option<&'static str> {
-        let max = self.per.max(self.org).max(self.loc).max(self.misc);
-        if max == 0 || self.misc == max {
-            return None;
-        }
-        Some(if self.per == max {
-            "PERSON"
-        } else if self.loc == max {
-            "LOCATION"
-        } else {
-            "ORG"
-        })
-    }
-}
-
 /// The entity stage.
 pub struct EntityTagger {
     matcher: AhoCorasick,
     /// Per aho-corasick pattern: index into `entries`.
     pattern_entry: Vec<usize>,
     entries: Vec<GazetteerEntry>,
-    names: HashMap<String, Counts>,
-    /// Per token: counts as first and as last token of names.
-    first_tokens: HashMap<String, Counts>,
-    last_tokens: HashMap<String, Counts>,
-    common: HashSet<String>,
-    word: Regex,
+    model: Model,
 }
 
+/// Titles and ranks that may stick to the front of a name.
 const TITLES: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Dr", "Prof", "President", "Vice", "Prime", "Minister", "Gen", "General", "Lt", "Col", "Colonel", "Maj",
-    "Major", "Capt", "Captain", "Sgt", "Adm", "Admiral", "Sheikh", "Sheik", "Ayatollah", "Imam", "Rabbi", "Rev", "Father", "Pope",
-    "King", "Queen", "Prince", "Princess", "Sir", "Lord", "Lady", "Senator", "Sen", "Rep", "Governor", "Gov", "Mayor", "Judge",
-    "Justice", "Chancellor", "Secretary", "Ambassador", "Chairman", "Commander", "Chief", "Emir", "Sultan", "Saint", "St",
-    "Speaker", "Foreign", "Defence", "Defense", "Supreme", "Leader", "Deputy", "Hajj", "Haj",
-];
-const PERSON_CUES_BEFORE: &[&str] = &["leader", "spokesman", "spokeswoman", "minister", "president", "chief", "official", "commander", "said", "told", "adviser", "secretary-general", "director", "head"];
-const ORG_SUFFIXES: &[&str] = &[
-    "Inc", "Corp", "Corporation", "Ltd", "LLC", "Plc", "PLC", "Co", "Company", "Group", "Party", "Ministry", "Agency", "Brigades",
-    "Brigade", "Force", "Forces", "Corps", "Council", "Movement", "Organization", "Organisation", "Bank", "University", "Army",
-    "Association", "Committee", "Front", "Union", "News", "Times", "Post", "Institute", "Center", "Centre", "Foundation",
-    "Commission", "Authority", "Department", "Office", "Service", "Services", "Guard", "Network", "Court", "Parliament",
-    "Government", "Club", "Federation", "League", "Airlines", "Bureau", "Board", "Tribune", "Journal", "Herald", "Press",
-    "Television", "TV", "Radio", "Exchange", "Fund", "Trust", "Holdings", "Industries", "Systems", "Technologies", "Society",
-    "Alliance", "Coalition", "Assembly", "Senate", "Congress", "Police", "Navy", "Cabinet", "Embassy", "School", "College",
-];
-const CONNECTORS: &[&str] = &["al-", "el-", "bin", "ibn", "bint", "de", "del", "della", "der", "van", "von", "of", "for", "da", "du", "la", "le", "abu", "Abu", "and", "&"];
-const SENTENCE_STARTERS: &[&str] = &[
-    "The", "A", "An", "In", "On", "At", "But", "And", "Or", "If", "When", "While", "As", "After", "Before", "This", "That", "These",
-    "Those", "It", "He", "She", "They", "We", "I", "You", "His", "Her", "Their", "Our", "There", "Here", "Some", "Many", "Most",
-    "All", "Both", "Each", "Other", "Another", "Such", "What", "Which", "Who", "Why", "How", "Where", "According", "However",
-    "Although", "Despite", "Since", "Until", "For", "From", "With", "Without", "Under", "Over", "Between", "During", "By", "To",
-    "Also", "Meanwhile", "Later", "Earlier", "Then", "Now", "So", "Yet", "Still", "Instead", "Separately", "Sources", "Photo",
-    "Right", "Left", "Above", "Below", "Not", "No", "Yes", "Its", "My", "Your", "Several", "One", "Two", "Three", "Last", "Next",
-    "First", "Second", "New", "Former", "Senior", "Top", "Only", "Even", "Just", "Among", "Against", "Through", "Following",
+    "Mr", "Mrs", "Ms", "Dr", "Prof", "President", "Gen", "General", "Lt", "Col", "Colonel", "Maj", "Major", "Capt", "Captain",
+    "Sgt", "Adm", "Admiral", "Sheikh", "Sheik", "Ayatollah", "Imam", "Rabbi", "Rev", "Pope", "King", "Queen", "Prince",
+    "Princess", "Sir", "Lord", "Lady", "Senator", "Sen", "Rep", "Governor", "Gov", "Mayor", "Judge", "Justice", "Chancellor",
+    "Secretary", "Ambassador", "Chairman", "Commander", "Chief", "Emir", "Sultan", "Speaker", "Minister", "Premier", "Haj", "Hajj",
 ];
 
 impl EntityTagger {
@@ -180,35 +124,14 @@ impl EntityTagger {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .map_err(|e| format!("gazetteer: {e}"))?;
-        let names_text = match &config.names {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read names {}: {e}", p.display()))?,
-            None => BUILTIN_NAMES.to_string(),
+        let model = match &config.model {
+            Some(p) => {
+                let f = std::fs::File::open(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?;
+                Model::read(std::io::BufReader::new(f)).map_err(|e| format!("model {}: {e}; rebuild it with train-ner", p.display()))?
+            }
+            None => Model::read(BUILTIN_MODEL).map_err(|e| format!("built-in model: {e}"))?,
         };
-        let mut names = HashMap::new();
-        let mut first_tokens: HashMap<String, Counts> = HashMap::new();
-        let mut last_tokens: HashMap<String, Counts> = HashMap::new();
-        for line in names_text.lines().filter(|l| !l.starts_with('#')) {
-            let cols: Vec<&str> = line.split('\t').collect();
-            if cols.len() != 5 {
-                continue;
-            }
-            let n = |i: usize| cols[i].parse::<u32>().unwrap_or(0);
-            let c = Counts { per: n(1), org: n(2), loc: n(3), misc: n(4) };
-            let toks: Vec<&str> = cols[0].split(' ').collect();
-            if toks.len() > 1 {
-                add(first_tokens.entry(toks[0].to_string()).or_default(), c);
-                add(last_tokens.entry(toks[toks.len() - 1].to_string()).or_default(), c);
-            }
-            names.insert(cols[0].to_string(), c);
-        }
-        let common = BUILTIN_COMMON
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split('\t').next())
-            .map(str::to_string)
-            .collect();
-        let word = Regex::new(r"[\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}'’.&-]*").expect("word pattern");
-        Ok(EntityTagger { matcher, pattern_entry, entries, names, first_tokens, last_tokens, common, word })
+        Ok(EntityTagger { matcher, pattern_entry, entries, model })
     }
 
     /// Tags a text. Mentions are in text order and never overlap.
@@ -225,174 +148,67 @@ impl EntityTagger {
             mentions.push(EntityMention { text: text[s..e].to_string(), kind: entry.kind.clone(), canonical: entry.canonical.clone(), start: s, end: e });
             taken.push((s, e));
         }
-        let mut persons: Vec<(String, String)> = mentions.iter().filter(|m| m.kind == "PERSON").map(|m| (m.text.clone(), m.canonical.clone())).collect();
-        let mut known: HashMap<String, (String, String)> = HashMap::new();
-        for cand in self.candidates(text) {
-            if taken.iter().any(|&(s, e)| cand.0 < e && cand.1 > s) {
-                continue;
+        let mut persons: Vec<(String, String)> =
+            mentions.iter().filter(|m| m.kind == "PERSON").map(|m| (m.text.clone(), m.canonical.clone())).collect();
+        let sentences = tokenize(text);
+        let words: Vec<Vec<&str>> = sentences.iter().map(|s| s.iter().map(|t| t.text.as_str()).collect()).collect();
+        let tags = self.model.tag_document(&words);
+        for (sent, labels) in sentences.iter().zip(tags) {
+            let mut i = 0;
+            while i < sent.len() {
+                let kind = match label_type(labels[i]) {
+                    1 => "PERSON",
+                    2 => "ORG",
+                    3 => "LOCATION",
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                };
+                let mut j = i + 1;
+                while j < sent.len() && labels[j] % 2 == 0 && label_type(labels[j]) == label_type(labels[i]) {
+                    j += 1;
+                }
+                // Titles the model let in ("Gen. Qassem Soleimani") are not the name.
+                let mut k = i;
+                while k + 1 < j && TITLES.contains(&sent[k].text.trim_end_matches('.')) {
+                    k += 1;
+                }
+                let (s, mut e) = (sent[k].start, sent[j - 1].end);
+                for suffix in ["'s", "’s"] {
+                    if text[s..e].ends_with(suffix) && e - suffix.len() > s {
+                        e -= suffix.len();
+                    }
+                }
+                i = j;
+                if taken.iter().any(|&(ts, te)| s < te && e > ts) {
+                    continue;
+                }
+                let name = &text[s..e];
+                let canonical = if kind == "PERSON" { resolve_person(name, &persons) } else { name.to_string() };
+                if kind == "PERSON" && name.contains(' ') {
+                    persons.push((name.to_string(), canonical.clone()));
+                }
+                mentions.push(EntityMention { text: name.to_string(), kind: kind.into(), canonical, start: s, end: e });
             }
-            let (s, e, before) = cand;
-            let name = &text[s..e];
-            let Some((kind, canonical)) = self.type_of(name, &before, &persons, &known) else { continue };
-            if kind == "PERSON" && name.contains(' ') {
-                persons.push((name.to_string(), canonical.clone()));
-            }
-            known.insert(name.to_string(), (kind.clone(), canonical.clone()));
-            mentions.push(EntityMention { text: name.to_string(), kind, canonical, start: s, end: e });
         }
         mentions.sort_by_key(|m| m.start);
         mentions
     }
+}
 
-    /// Capitalised sequences: (start, end, the word before).
-    fn candidates(&self, text: &str) -> Vec<(usize, usize, String)> {
-        let words: Vec<(usize, usize)> = self.word.find_iter(text).map(|m| (m.start(), m.end())).collect();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < words.len() {
-            let (s, e) = words[i];
-            let w = &text[s..e];
-            if !starts_upper(w) {
-                i += 1;
-                continue;
-            }
-            let sentence_start = i == 0 || ends_sentence(&text[words[i - 1].1..s], &text[words[i - 1].0..words[i - 1].1]);
-            let mut j = i;
-            let mut end = e;
-            // Extend over capitalised words and inner connectors, on one line.
-            while j + 1 < words.len() {
-                // "Damascus. Haniyeh": a full stop after a word (not an
-                // initial like "J." or "U.S.") ends the sentence and the name.
-                if ends_sentence_word(&text[words[j].0..words[j].1]) {
-                    break;
-                }
-                let gap = &text[words[j].1..words[j + 1].0];
-                if gap != " " && gap != " al-" && gap != " el-" {
-                    break;
-                }
-                let next = &text[words[j + 1].0..words[j + 1].1];
-                if starts_upper(next) {
-                    j += 1;
-                    end = words[j].1;
-                } else if CONNECTORS.contains(&next) && j + 2 < words.len() && &text[words[j + 1].1..words[j + 2].0] == " " && starts_upper(&text[words[j + 2].0..words[j + 2].1]) {
-                    j += 2;
-                    end = words[j].1;
-                } else {
-                    break;
-                }
-            }
-            let before = if i > 0 { text[words[i - 1].0..words[i - 1].1].to_string() } else { String::new() };
-            // Drop leading titles and sentence-opening words.
-            let mut k = i;
-            let mut prev = before.clone();
-            while k <= j {
-                let w = text[words[k].0..words[k].1].trim_end_matches('.');
-                let opener = (k == i && sentence_start) && (SENTENCE_STARTERS.contains(&w) || self.common.contains(w));
-                if TITLES.contains(&w) || opener || (k < j && SENTENCE_STARTERS.contains(&w)) {
-                    prev = w.to_string();
-                    k += 1;
-                } else {
-                    break;
-                }
-            }
-            if k <= j {
-                let (cs, mut ce) = (words[k].0, end);
-                // "Hamas's", "Iran’s": the possessive is not part of the name.
-                for suffix in ["'s", "’s", "'", "’", ".", "-"] {
-                    if text[cs..ce].ends_with(suffix) && ce - suffix.len() > cs {
-                        ce -= suffix.len();
-                    }
-                }
-                let single_common = k == j && self.common.contains(&text[cs..ce]);
-                if !single_common && text[cs..ce].chars().filter(|c| c.is_alphabetic()).count() >= 2 {
-                    out.push((cs, ce, prev));
-                }
-            }
-            i = j + 1;
-        }
-        out
+/// A one-word person name takes the canonical name of the last full name in
+/// this report that ends (or starts) with it: "Izadi" after "Saeed Izadi".
+fn resolve_person(name: &str, persons: &[(String, String)]) -> String {
+    if name.contains(' ') {
+        return name.to_string();
     }
-
-    fn type_of(&self, name: &str, before: &str, persons: &[(String, String)], known: &HashMap<String, (String, String)>) -> Option<(String, String)> {
-        if let Some(k) = known.get(name) {
-            return Some(k.clone());
-        }
-        let toks: Vec<&str> = name.split(' ').collect();
-        let all_caps = name.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase);
-        let lookup = if all_caps && name.len() > 4 { title_case(name) } else { name.to_string() };
-        // A surname (or first name) of a person already in this report.
-        if toks.len() == 1 {
-            if let Some((_, canonical)) = persons.iter().rev().find(|(full, _)| full.split(' ').skip(1).any(|t| t == name || t.trim_start_matches("al-") == name)) {
-                return Some(("PERSON".into(), canonical.clone()));
-            }
-        }
-        if let Some(c) = self.names.get(&lookup) {
-            if c.total() >= 1 {
-                return c.best().map(|k| (k.to_string(), name.to_string()));
-            }
-        }
-        let last = toks[toks.len() - 1];
-        if ORG_SUFFIXES.contains(&last) && toks.len() > 1 {
-            return Some(("ORG".into(), name.to_string()));
-        }
-        if TITLES.contains(&before.trim_end_matches('.')) || PERSON_CUES_BEFORE.contains(&before.to_lowercase().as_str()) && toks.len() >= 2 {
-            return Some(("PERSON".into(), name.to_string()));
-        }
-        if all_caps && toks.len() == 1 && (2..=6).contains(&name.len()) {
-            return Some(("ORG".into(), name.to_string()));
-        }
-        if toks.len() >= 2 {
-            let mut votes = Counts::default();
-            if let Some(c) = self.first_tokens.get(toks[0]) {
-                add(&mut votes, *c);
-            }
-            if let Some(c) = self.last_tokens.get(last) {
-                add(&mut votes, *c);
-            }
-            if let Some(k) = votes.best() {
-                return Some((k.to_string(), name.to_string()));
-            }
-            if toks.len() <= 3 && toks.iter().all(|t| t.chars().count() > 1 && !t.chars().all(char::is_uppercase)) {
-                // Unknown capitalised pairs in news prose are mostly people.
-                return Some(("PERSON".into(), name.to_string()));
-            }
-        }
-        None
-    }
-}
-
-fn add(into: &mut Counts, c: Counts) {
-    into.per += c.per;
-    into.org += c.org;
-    into.loc += c.loc;
-    into.misc += c.misc;
-}
-
-fn starts_upper(w: &str) -> bool {
-    w.chars().next().is_some_and(char::is_uppercase)
-}
-
-fn title_case(s: &str) -> String {
-    s.split(' ')
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().chain(c.flat_map(|x| x.to_lowercase())).collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn ends_sentence(gap: &str, prev_word: &str) -> bool {
-    gap.contains(['\n', '“', '"', ':', '—', '(', '[']) || prev_word.ends_with(['.', '!', '?']) || gap.contains(['.', '!', '?'])
-}
-
-fn ends_sentence_word(w: &str) -> bool {
-    let Some(stem) = w.strip_suffix('.') else { return false };
-    let letters = stem.chars().filter(|c| c.is_alphabetic()).count();
-    letters > 1 && !stem.contains('.') && !TITLES.contains(&stem)
+    persons
+        .iter()
+        .rev()
+        .find(|(full, _)| full.split(' ').any(|t| t == name || t.trim_start_matches("al-") == name || t.trim_start_matches("el-") == name))
+        .map(|(_, canonical)| canonical.clone())
+        .unwrap_or_else(|| name.to_string())
 }
 
 fn is_boundary(text: &str, s: usize, e: usize) -> bool {

@@ -16,6 +16,7 @@ pub mod dates;
 pub mod dedup;
 pub mod entities;
 pub mod language;
+pub mod ner_model;
 
 use gleaner_pipeline::Registry;
 

@@ -1,0 +1,481 @@
+//! The statistical part of the entity tagger: an averaged perceptron over
+//! BIO tags, decoded greedily left to right (the model of Collins 2002 and
+//! of spaCy's first tagger), with the features that made Illinois NER and
+//! MITIE good: word shape, affixes, a window of words, the previous tags,
+//! and document-level memory (how this word was tagged earlier in the same
+//! report).
+//!
+//! Features are hashed to 64 bits; the model file stores, per feature, the
+//! averaged weights of the labels it has weight for. Build it with
+//! `cargo run --release -p gleaner-stages --bin train-ner` (see README).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Labels: O, then B- and I- for each type.
+pub const LABELS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
+const MAGIC: &[u8; 8] = b"GLNER\x00\x00\x01";
+
+/// A token with its byte span in the text it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The token text.
+    pub text: String,
+    /// Byte offset of its start.
+    pub start: usize,
+    /// Byte offset of its end.
+    pub end: usize,
+}
+
+/// Splits text into CoNLL-like tokens: words (with inner `.'-&`: "U.S.",
+/// "al-Sinwar", "AT&T") and single punctuation marks; initials and known
+/// abbreviations keep their period ("P. Simmons", "Mr."). Sentences end at
+/// `.!?` tokens and at line breaks.
+pub fn tokenize(text: &str) -> Vec<Vec<Token>> {
+    let mut sentences = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\n' {
+            if !current.is_empty() {
+                sentences.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else if matches!(d, '.' | '\'' | '’' | '-' | '&') {
+                    // Joiner only when a letter or digit follows ("U.S", "al-Sinwar").
+                    let next = text[j + d.len_utf8()..].chars().next();
+                    if next.is_some_and(char::is_alphanumeric) {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                } else {
+                    break;
+                }
+            }
+            // "U.S." and "Mr." keep their final period.
+            let word = &text[i..end];
+            let initial = word.chars().count() == 1 && word.chars().all(char::is_uppercase);
+            if end < bytes.len() && bytes[end] == b'.' && (initial || word.contains('.') || ABBREVIATIONS.contains(&word)) {
+                end += 1;
+                chars.next();
+            }
+            current.push(Token { text: text[i..end].to_string(), start: i, end });
+        } else {
+            current.push(Token { text: c.to_string(), start: i, end: i + c.len_utf8() });
+            if matches!(c, '.' | '!' | '?') {
+                sentences.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        sentences.push(current);
+    }
+    sentences
+}
+
+const ABBREVIATIONS: &[&str] = &[
+    "Mr", "Mrs", "Ms", "Dr", "Prof", "Gen", "Lt", "Col", "Maj", "Capt", "Sgt", "Sen", "Rep", "Gov", "St", "Jr", "Sr", "Inc",
+    "Corp", "Ltd", "Co", "No", "Jan", "Feb", "Mar", "Apr", "Aug", "Sept", "Sep", "Oct", "Nov", "Dec", "vs", "Mt", "Ft",
+];
+
+/// Word shape: `Xxxx`, `XX`, `dd`, `Xx-Xx`, runs collapsed to two.
+fn shape(w: &str) -> String {
+    let mut out = String::new();
+    let mut last = ' ';
+    let mut run = 0;
+    for c in w.chars() {
+        let s = if c.is_uppercase() {
+            'X'
+        } else if c.is_lowercase() {
+            'x'
+        } else if c.is_numeric() {
+            'd'
+        } else {
+            c
+        };
+        if s == last {
+            run += 1;
+            if run >= 2 {
+                continue;
+            }
+        } else {
+            run = 0;
+        }
+        out.push(s);
+        last = s;
+    }
+    out
+}
+
+/// Everything the feature function needs about a sentence.
+pub struct Context<'a> {
+    words: Vec<&'a str>,
+    lower: Vec<String>,
+    shapes: Vec<String>,
+    /// The sentence is a headline in capitals: case tells nothing there.
+    all_caps: bool,
+}
+
+impl<'a> Context<'a> {
+    /// Precomputes per-token strings.
+    pub fn new(words: Vec<&'a str>) -> Context<'a> {
+        let lower = words.iter().map(|w| w.to_lowercase()).collect();
+        let shapes = words.iter().map(|w| shape(w)).collect();
+        let letters: Vec<char> = words.iter().flat_map(|w| w.chars()).filter(|c| c.is_alphabetic()).collect();
+        let all_caps = letters.len() > 8 && letters.iter().all(|c| c.is_uppercase());
+        Context { words, lower, shapes, all_caps }
+    }
+}
+
+fn h(parts: &[&str]) -> u64 {
+    let mut buf = Vec::with_capacity(64);
+    for p in parts {
+        buf.extend_from_slice(p.as_bytes());
+        buf.push(0x1f);
+    }
+    xxh3_64(&buf)
+}
+
+/// Hashed features of token `i`, given the two previous labels and what the
+/// document said about this word before (`memory`: label index or none).
+pub fn features(ctx: &Context, i: usize, prev: usize, prev2: usize, memory: Option<usize>, out: &mut Vec<u64>) {
+    out.clear();
+    let w = ctx.words[i];
+    let lw = ctx.lower[i].as_str();
+    let get = |j: isize| -> &str {
+        if j < 0 {
+            "<s>"
+        } else {
+            ctx.lower.get(j as usize).map(String::as_str).unwrap_or("</s>")
+        }
+    };
+    let shp = |j: isize| -> &str {
+        if j < 0 {
+            "<s>"
+        } else {
+            ctx.shapes.get(j as usize).map(String::as_str).unwrap_or("</s>")
+        }
+    };
+    let ii = i as isize;
+    let chars: Vec<char> = lw.chars().collect();
+    let pre = |n: usize| chars.iter().take(n).collect::<String>();
+    let suf = |n: usize| chars[chars.len().saturating_sub(n)..].iter().collect::<String>();
+    let caps = if ctx.all_caps { "caps" } else { "mixed" };
+    out.push(h(&["bias"]));
+    out.push(h(&["w", lw]));
+    out.push(h(&["shape", &ctx.shapes[i], caps]));
+    out.push(h(&["p3", &pre(3)]));
+    out.push(h(&["s3", &suf(3)]));
+    out.push(h(&["s4", &suf(4)]));
+    out.push(h(&["w-1", get(ii - 1)]));
+    out.push(h(&["w+1", get(ii + 1)]));
+    out.push(h(&["w-2", get(ii - 2)]));
+    out.push(h(&["w+2", get(ii + 2)]));
+    out.push(h(&["w-1w", get(ii - 1), lw]));
+    out.push(h(&["ww+1", lw, get(ii + 1)]));
+    out.push(h(&["sh-1", shp(ii - 1), &ctx.shapes[i]]));
+    out.push(h(&["sh+1", &ctx.shapes[i], shp(ii + 1)]));
+    out.push(h(&["first", if i == 0 { "y" } else { "n" }, &ctx.shapes[i]]));
+    out.push(h(&["t-1", LABELS[prev]]));
+    out.push(h(&["t-2t-1", LABELS[prev2], LABELS[prev]]));
+    out.push(h(&["t-1w", LABELS[prev], lw]));
+    out.push(h(&["t-1sh", LABELS[prev], &ctx.shapes[i]]));
+    if w.contains('-') {
+        out.push(h(&["hyphen", caps]));
+    }
+    if let Some(m) = memory {
+        out.push(h(&["mem", LABELS[m]]));
+        out.push(h(&["memsh", LABELS[m], &ctx.shapes[i]]));
+    }
+}
+
+/// The model: per hashed feature, weights for each label.
+#[derive(Default)]
+pub struct Model {
+    weights: HashMap<u64, [f32; 9]>,
+}
+
+/// Label type without the B-/I- prefix: 0 = O, 1 = PER, 2 = ORG, 3 = LOC, 4 = MISC.
+pub fn label_type(l: usize) -> usize {
+    l.div_ceil(2)
+}
+
+impl Model {
+    fn scores(&self, feats: &[u64]) -> [f32; 9] {
+        let mut s = [0f32; 9];
+        for f in feats {
+            if let Some(w) = self.weights.get(f) {
+                for (a, b) in s.iter_mut().zip(w) {
+                    *a += b;
+                }
+            }
+        }
+        s
+    }
+
+    /// Tags every sentence of a document; `memory` carries word -> label
+    /// across sentences, as the document-level feature needs.
+    pub fn tag_document(&self, sentences: &[Vec<&str>]) -> Vec<Vec<usize>> {
+        let mut memory: HashMap<String, usize> = HashMap::new();
+        let mut feats = Vec::with_capacity(32);
+        sentences
+            .iter()
+            .map(|words| {
+                let ctx = Context::new(words.clone());
+                let mut tags = Vec::with_capacity(words.len());
+                for i in 0..words.len() {
+                    let prev = if i > 0 { tags[i - 1] } else { 0 };
+                    let prev2 = if i > 1 { tags[i - 2] } else { 0 };
+                    features(&ctx, i, prev, prev2, memory.get(&ctx.lower[i]).copied(), &mut feats);
+                    let s = self.scores(&feats);
+                    let mut best = 0;
+                    for (l, v) in s.iter().enumerate() {
+                        // An I- tag must continue its own type.
+                        if l % 2 == 0 && l > 0 && label_type(prev) != label_type(l) {
+                            continue;
+                        }
+                        if *v > s[best] || (best % 2 == 0 && best > 0 && label_type(prev) != label_type(best)) {
+                            best = l;
+                        }
+                    }
+                    tags.push(best);
+                }
+                for (i, t) in tags.iter().enumerate() {
+                    if *t != 0 && words[i].chars().next().is_some_and(char::is_uppercase) {
+                        memory.insert(ctx.lower[i].clone(), *t);
+                    }
+                }
+                tags
+            })
+            .collect()
+    }
+
+    /// Reads a model file.
+    pub fn read(mut r: impl Read) -> std::io::Result<Model> {
+        let mut magic = [0u8; 8];
+        r.read_exact(&mut magic)?;
+        if &magic != MAGIC {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model (version 1)"));
+        }
+        let mut n = [0u8; 8];
+        r.read_exact(&mut n)?;
+        let n = u64::from_le_bytes(n) as usize;
+        let mut weights = HashMap::with_capacity(n);
+        let mut buf = vec![0u8; 8 + 2];
+        for _ in 0..n {
+            r.read_exact(&mut buf)?;
+            let key = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+            let mask = u16::from_le_bytes([buf[8], buf[9]]);
+            let mut w = [0f32; 9];
+            for (l, slot) in w.iter_mut().enumerate() {
+                if mask & (1 << l) != 0 {
+                    let mut q = [0u8; 2];
+                    r.read_exact(&mut q)?;
+                    *slot = f32::from(i16::from_le_bytes(q)) / SCALE;
+                }
+            }
+            weights.insert(key, w);
+        }
+        Ok(Model { weights })
+    }
+
+    /// Writes the model, dropping weights that round to zero at 1/SCALE.
+    pub fn write(&self, mut w: impl Write) -> std::io::Result<usize> {
+        let mut entries: Vec<(&u64, &[f32; 9])> = self.weights.iter().filter(|(_, v)| v.iter().any(|x| (x * SCALE).round() != 0.0)).collect();
+        entries.sort_by_key(|(k, _)| **k);
+        w.write_all(MAGIC)?;
+        w.write_all(&(entries.len() as u64).to_le_bytes())?;
+        for (k, v) in &entries {
+            let q: Vec<i16> = v.iter().map(|x| (x * SCALE).round().clamp(-32767.0, 32767.0) as i16).collect();
+            let mask: u16 = q.iter().enumerate().filter(|(_, x)| **x != 0).fold(0, |m, (l, _)| m | (1 << l));
+            w.write_all(&k.to_le_bytes())?;
+            w.write_all(&mask.to_le_bytes())?;
+            for x in q.iter().filter(|x| **x != 0) {
+                w.write_all(&x.to_le_bytes())?;
+            }
+        }
+        Ok(entries.len())
+    }
+}
+
+/// Weights are stored as i16 at this scale.
+const SCALE: f32 = 1000.0;
+
+/// Averaged-perceptron training state.
+pub struct Trainer {
+    model: Model,
+    totals: HashMap<u64, [f64; 9]>,
+    stamps: HashMap<u64, [u64; 9]>,
+    step: u64,
+}
+
+impl Default for Trainer {
+    fn default() -> Self {
+        Trainer { model: Model::default(), totals: HashMap::new(), stamps: HashMap::new(), step: 0 }
+    }
+}
+
+impl Trainer {
+    fn update(&mut self, feats: &[u64], truth: usize, guess: usize) {
+        self.step += 1;
+        if truth == guess {
+            return;
+        }
+        for f in feats {
+            let w = self.model.weights.entry(*f).or_insert([0.0; 9]);
+            let t = self.totals.entry(*f).or_insert([0.0; 9]);
+            let s = self.stamps.entry(*f).or_insert([0; 9]);
+            for (l, delta) in [(truth, 1.0f32), (guess, -1.0f32)] {
+                t[l] += (self.step - s[l]) as f64 * w[l] as f64;
+                s[l] = self.step;
+                w[l] += delta;
+            }
+        }
+    }
+
+    /// One pass over documents (sentences of (word, gold label)).
+    pub fn epoch(&mut self, docs: &[Vec<Vec<(String, usize)>>]) -> (usize, usize) {
+        let (mut right, mut total) = (0, 0);
+        let mut feats = Vec::with_capacity(32);
+        for doc in docs {
+            let mut memory: HashMap<String, usize> = HashMap::new();
+            for sent in doc {
+                let words: Vec<&str> = sent.iter().map(|(w, _)| w.as_str()).collect();
+                let ctx = Context::new(words.clone());
+                let mut tags: Vec<usize> = Vec::with_capacity(words.len());
+                for i in 0..words.len() {
+                    let prev = if i > 0 { tags[i - 1] } else { 0 };
+                    let prev2 = if i > 1 { tags[i - 2] } else { 0 };
+                    features(&ctx, i, prev, prev2, memory.get(&ctx.lower[i]).copied(), &mut feats);
+                    let s = self.model.scores(&feats);
+                    let guess = (0..9).max_by(|a, b| s[*a].total_cmp(&s[*b])).unwrap_or(0);
+                    let truth = sent[i].1;
+                    self.update(&feats, truth, guess);
+                    right += usize::from(truth == guess);
+                    total += 1;
+                    // Gold history while training (teacher forcing).
+                    tags.push(truth);
+                }
+                for (i, t) in tags.iter().enumerate() {
+                    if *t != 0 && words[i].chars().next().is_some_and(char::is_uppercase) {
+                        memory.insert(ctx.lower[i].clone(), *t);
+                    }
+                }
+            }
+        }
+        (right, total)
+    }
+
+    /// The averaged model.
+    pub fn finish(mut self) -> Model {
+        for (f, w) in self.model.weights.iter_mut() {
+            let t = self.totals.get(f).copied().unwrap_or([0.0; 9]);
+            let s = self.stamps.get(f).copied().unwrap_or([0; 9]);
+            for l in 0..9 {
+                let total = t[l] + (self.step - s[l]) as f64 * w[l] as f64;
+                w[l] = (total / self.step.max(1) as f64) as f32;
+            }
+        }
+        self.model
+    }
+}
+
+/// Reads CoNLL files (token first, NER tag last, IOB1 or IOB2) into
+/// documents of sentences with BIO label indices.
+pub fn read_conll(text: &str) -> Vec<Vec<Vec<(String, usize)>>> {
+    let mut docs = vec![Vec::new()];
+    let mut sent: Vec<(String, String)> = Vec::new();
+    let flush = |sent: &mut Vec<(String, String)>, docs: &mut Vec<Vec<Vec<(String, usize)>>>| {
+        if sent.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(sent.len());
+        let mut prev_type = "";
+        for (w, tag) in sent.iter() {
+            let (kind, ty) = tag.split_once('-').unwrap_or(("O", ""));
+            let label = if tag == "O" {
+                "O".to_string()
+            } else if kind == "B" || ty != prev_type {
+                format!("B-{ty}")
+            } else {
+                format!("I-{ty}")
+            };
+            prev_type = if tag == "O" { "" } else { ty };
+            out.push((w.clone(), LABELS.iter().position(|l| *l == label).unwrap_or(0)));
+        }
+        docs.last_mut().expect("a document").push(out);
+        sent.clear();
+    };
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() {
+            flush(&mut sent, &mut docs);
+            continue;
+        }
+        if cols[0] == "-DOCSTART-" {
+            flush(&mut sent, &mut docs);
+            if !docs.last().is_some_and(Vec::is_empty) {
+                docs.push(Vec::new());
+            }
+            continue;
+        }
+        sent.push((cols[0].to_string(), cols[cols.len() - 1].to_string()));
+    }
+    flush(&mut sent, &mut docs);
+    docs.retain(|d| !d.is_empty());
+    docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_abbreviations_and_spans() {
+        let text = "Mr. Smith met U.S. officials and P. Simmons in al-Quds.\nNew line";
+        let s = tokenize(text);
+        let words: Vec<&str> = s[0].iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(words, vec!["Mr.", "Smith", "met", "U.S.", "officials", "and", "P.", "Simmons", "in", "al-Quds", "."]);
+        for t in s.iter().flatten() {
+            assert_eq!(&text[t.start..t.end], t.text);
+        }
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(shape("Sinwar"), "Xxx");
+        assert_eq!(shape("IRGC"), "XX");
+        assert_eq!(shape("1996-08-22"), "dd-dd-dd");
+    }
+
+    #[test]
+    fn iob1_becomes_bio_and_model_round_trips() {
+        let docs = read_conll("-DOCSTART- O\n\nPeter I-PER\nBlackburn I-PER\nof O\nEU I-ORG\n\n");
+        assert_eq!(docs[0][0].iter().map(|x| LABELS[x.1]).collect::<Vec<_>>(), vec!["B-PER", "I-PER", "O", "B-ORG"]);
+        let mut t = Trainer::default();
+        for _ in 0..5 {
+            t.epoch(&docs);
+        }
+        let m = t.finish();
+        let mut bytes = Vec::new();
+        m.write(&mut bytes).unwrap();
+        let back = Model::read(bytes.as_slice()).unwrap();
+        let tags = back.tag_document(&[vec!["Peter", "Blackburn", "of", "EU"]]);
+        assert_eq!(tags[0].iter().map(|t| LABELS[*t]).collect::<Vec<_>>(), vec!["B-PER", "I-PER", "O", "B-ORG"]);
+    }
+}
