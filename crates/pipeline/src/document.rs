@@ -87,10 +87,17 @@ pub struct EntityMention {
     pub kind: String,
     /// The canonical name this mention resolves to.
     pub canonical: String,
-    /// Byte span in the cleaned text.
+    /// Where the span points: `text` (the cleaned text) or `title`.
+    #[serde(default = "text_field")]
+    pub field: String,
+    /// Byte span in the cleaned text (or the title, see `field`).
     pub start: usize,
     /// End of the byte span (exclusive).
     pub end: usize,
+}
+
+fn text_field() -> String {
+    "text".into()
 }
 
 /// The decision of the dedup stage when the document repeats an earlier one.

@@ -77,22 +77,39 @@ pub fn document_event(doc: &Document, seq: i64, at: &str) -> Value {
     Value::Object(m)
 }
 
-/// One entry per distinct (text, type), with its canonical name and every span.
+/// One entry per distinct (text, type), with its canonical name and every
+/// span: `spans` into `text`, `title_spans` into `title`.
 fn entities_json(doc: &Document) -> Value {
-    let mut grouped: BTreeMap<(usize, &str, &str), (String, Vec<[usize; 2]>)> = BTreeMap::new();
-    let mut first_seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    struct Entry<'a> {
+        canonical: &'a str,
+        spans: Vec<[usize; 2]>,
+        title_spans: Vec<[usize; 2]>,
+    }
+    let mut order: Vec<(&str, &str)> = Vec::new();
+    let mut grouped: BTreeMap<(&str, &str), Entry> = BTreeMap::new();
     for m in &doc.entities {
-        let first = *first_seen.entry((m.text.as_str(), m.kind.as_str())).or_insert(m.start);
-        grouped
-            .entry((first, m.text.as_str(), m.kind.as_str()))
-            .or_insert_with(|| (m.canonical.clone(), Vec::new()))
-            .1
-            .push([m.start, m.end]);
+        let key = (m.text.as_str(), m.kind.as_str());
+        let e = grouped.entry(key).or_insert_with(|| {
+            order.push(key);
+            Entry { canonical: &m.canonical, spans: Vec::new(), title_spans: Vec::new() }
+        });
+        if m.field == "title" {
+            e.title_spans.push([m.start, m.end]);
+        } else {
+            e.spans.push([m.start, m.end]);
+        }
     }
     Value::Array(
-        grouped
+        order
             .into_iter()
-            .map(|((_, text, kind), (canonical, spans))| json!({"text": text, "type": kind, "canonical": canonical, "spans": spans}))
+            .map(|key| {
+                let e = &grouped[&key];
+                let mut v = json!({"text": key.0, "type": key.1, "canonical": e.canonical, "spans": e.spans});
+                if !e.title_spans.is_empty() {
+                    v["title_spans"] = json!(e.title_spans);
+                }
+                v
+            })
             .collect(),
     )
 }

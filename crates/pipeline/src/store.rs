@@ -98,6 +98,7 @@ const MIGRATIONS: &[&str] = &[
         doc_id TEXT NOT NULL REFERENCES documents(doc_id),
         entity INTEGER NOT NULL REFERENCES entities(id),
         text   TEXT NOT NULL,
+        field  TEXT NOT NULL DEFAULT 'text' CHECK (field IN ('text', 'title')),
         start  INTEGER NOT NULL,
         end    INTEGER NOT NULL
     );
@@ -338,8 +339,8 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
             }
         };
         *spellings.entry((entity, m.text.as_str())).or_default() += 1;
-        tx.prepare_cached("INSERT INTO mentions (doc_id, entity, text, start, end) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![doc.doc_id, entity, m.text, m.start as i64, m.end as i64])?;
+        tx.prepare_cached("INSERT INTO mentions (doc_id, entity, text, field, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![doc.doc_id, entity, m.text, m.field, m.start as i64, m.end as i64])?;
     }
     for ((entity, alias), n) in spellings {
         tx.prepare_cached(

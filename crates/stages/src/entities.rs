@@ -145,7 +145,14 @@ impl EntityTagger {
                 continue;
             }
             let entry = &self.entries[self.pattern_entry[m.pattern().as_usize()]];
-            mentions.push(EntityMention { text: text[s..e].to_string(), kind: entry.kind.clone(), canonical: entry.canonical.clone(), start: s, end: e });
+            mentions.push(EntityMention {
+                text: text[s..e].to_string(),
+                kind: entry.kind.clone(),
+                canonical: entry.canonical.clone(),
+                field: "text".into(),
+                start: s,
+                end: e,
+            });
             taken.push((s, e));
         }
         let mut persons: Vec<(String, String)> =
@@ -189,7 +196,7 @@ impl EntityTagger {
                 if kind == "PERSON" && name.contains(' ') {
                     persons.push((name.to_string(), canonical.clone()));
                 }
-                mentions.push(EntityMention { text: name.to_string(), kind: kind.into(), canonical, start: s, end: e });
+                mentions.push(EntityMention { text: name.to_string(), kind: kind.into(), canonical, field: "text".into(), start: s, end: e });
             }
         }
         mentions.sort_by_key(|m| m.start);
@@ -224,7 +231,29 @@ impl Stage for EntityTagger {
     }
 
     async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
-        doc.entities = self.tag(&doc.text);
+        // The headline is tagged with the text, so its names count as the
+        // report's and resolve like the body's; its spans point into `title`.
+        match &doc.title {
+            Some(title) => {
+                let joined = format!("{title}\n\n{}", doc.text);
+                let offset = title.len() + 2;
+                doc.entities = self
+                    .tag(&joined)
+                    .into_iter()
+                    .map(|mut m| {
+                        if m.start >= offset {
+                            m.start -= offset;
+                            m.end -= offset;
+                        } else {
+                            m.field = "title".into();
+                        }
+                        m
+                    })
+                    .filter(|m| m.field == "text" || m.end <= title.len())
+                    .collect();
+            }
+            None => doc.entities = self.tag(&doc.text),
+        }
         Ok(())
     }
 }
