@@ -142,13 +142,45 @@ impl<'a> Context<'a> {
 }
 
 fn h(parts: &[&str]) -> u64 {
-    let mut buf = Vec::with_capacity(64);
+    // Hot path: a stack buffer for the usual short feature strings.
+    let mut stack = [0u8; 160];
+    let len: usize = parts.iter().map(|p| p.len() + 1).sum();
+    if len <= stack.len() {
+        let mut at = 0;
+        for p in parts {
+            stack[at..at + p.len()].copy_from_slice(p.as_bytes());
+            stack[at + p.len()] = 0x1f;
+            at += p.len() + 1;
+        }
+        return xxh3_64(&stack[..len]);
+    }
+    let mut buf = Vec::with_capacity(len);
     for p in parts {
         buf.extend_from_slice(p.as_bytes());
         buf.push(0x1f);
     }
     xxh3_64(&buf)
 }
+
+/// Feature keys are already hashes: use them as they are.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// Hashed features of token `i`, given the two previous labels and what the
 /// document said about this word before (`memory`: label index or none).
@@ -171,16 +203,17 @@ pub fn features(ctx: &Context, i: usize, prev: usize, prev2: usize, memory: Opti
         }
     };
     let ii = i as isize;
-    let chars: Vec<char> = lw.chars().collect();
-    let pre = |n: usize| chars.iter().take(n).collect::<String>();
-    let suf = |n: usize| chars[chars.len().saturating_sub(n)..].iter().collect::<String>();
+    let bounds: Vec<usize> = lw.char_indices().map(|(b, _)| b).chain(std::iter::once(lw.len())).collect();
+    let chars = bounds.len() - 1;
+    let pre = |n: usize| &lw[..bounds[n.min(chars)]];
+    let suf = |n: usize| &lw[bounds[chars.saturating_sub(n)]..];
     let caps = if ctx.all_caps { "caps" } else { "mixed" };
     out.push(h(&["bias"]));
     out.push(h(&["w", lw]));
     out.push(h(&["shape", &ctx.shapes[i], caps]));
-    out.push(h(&["p3", &pre(3)]));
-    out.push(h(&["s3", &suf(3)]));
-    out.push(h(&["s4", &suf(4)]));
+    out.push(h(&["p3", pre(3)]));
+    out.push(h(&["s3", suf(3)]));
+    out.push(h(&["s4", suf(4)]));
     out.push(h(&["w-1", get(ii - 1)]));
     out.push(h(&["w+1", get(ii + 1)]));
     out.push(h(&["w-2", get(ii - 2)]));
@@ -206,7 +239,7 @@ pub fn features(ctx: &Context, i: usize, prev: usize, prev2: usize, memory: Opti
 /// The model: per hashed feature, weights for each label.
 #[derive(Default)]
 pub struct Model {
-    weights: HashMap<u64, [f32; 9]>,
+    weights: KeyMap<[f32; 9]>,
 }
 
 /// Label type without the B-/I- prefix: 0 = O, 1 = PER, 2 = ORG, 3 = LOC, 4 = MISC.
@@ -274,7 +307,7 @@ impl Model {
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
         let n = u64::from_le_bytes(n) as usize;
-        let mut weights = HashMap::with_capacity(n);
+        let mut weights = KeyMap::with_capacity_and_hasher(n, Default::default());
         let mut buf = vec![0u8; 8 + 2];
         for _ in 0..n {
             r.read_exact(&mut buf)?;
@@ -318,14 +351,14 @@ const SCALE: f32 = 1000.0;
 /// Averaged-perceptron training state.
 pub struct Trainer {
     model: Model,
-    totals: HashMap<u64, [f64; 9]>,
-    stamps: HashMap<u64, [u64; 9]>,
+    totals: KeyMap<[f64; 9]>,
+    stamps: KeyMap<[u64; 9]>,
     step: u64,
 }
 
 impl Default for Trainer {
     fn default() -> Self {
-        Trainer { model: Model::default(), totals: HashMap::new(), stamps: HashMap::new(), step: 0 }
+        Trainer { model: Model::default(), totals: KeyMap::default(), stamps: KeyMap::default(), step: 0 }
     }
 }
 
