@@ -155,8 +155,14 @@ impl LanguageDetector {
             }
             _ => self.languages.clone(),
         };
-        let values = self.lingua_for(candidates).compute_language_confidence_values(sample);
-        let (best, confidence) = *values.first()?;
+        let values = self.lingua_for(candidates).compute_language_confidence_values(sample.as_str());
+        let (mut best, mut confidence) = *values.first()?;
+        if let Some(decided) = decide_by_markers(best, &sample) {
+            if decided != best && self.allowed(decided) {
+                best = decided;
+                confidence = values.iter().find(|(l, _)| *l == decided).map(|(_, c)| *c).unwrap_or(confidence).max(0.5);
+            }
+        }
         if confidence <= 0.0 {
             return None;
         }
@@ -166,6 +172,56 @@ impl LanguageDetector {
             Vec::new()
         };
         Some(LanguageSlot { code: code(best), confidence: round3(confidence), alternatives })
+    }
+}
+
+/// Words that tell close languages apart where character n-grams do not:
+/// Malay and Indonesian spell common words differently; Serbian is mostly
+/// ekavian ("vreme", "mesto") where Croatian and Bosnian are ijekavian
+/// ("vrijeme", "mjesto"); Croatian and Bosnian differ in a few everyday words
+/// ("tisuća" / "hiljada", "tko" / "ko").
+const MALAY: &[&str] = &["kerana", "daripada", "kerajaan", "boleh", "sahaja", "selepas", "mahu", "semasa", "wang", "kereta", "bahawa", "negeri", "percuma", "hendaklah", "iaitu", "sebarang", "dalam", "ramai", "jabatan", "pejabat", "kanak-kanak", "ahli", "cuba", "dapat", "beberapa"];
+const INDONESIAN: &[&str] = &["karena", "dari", "pemerintah", "bisa", "saja", "setelah", "mau", "saat", "uang", "mobil", "bahwa", "provinsi", "gratis", "yaitu", "banyak", "kantor", "anak-anak", "anggota", "coba", "bagi", "tersebut", "sangat", "tapi", "kalau"];
+const EKAVIAN: &[&str] = &["vreme", "mesto", "mesta", "dete", "deca", "lepo", "lepa", "uvek", "gde", "ovde", "svet", "sveta", "reč", "reči", "pesma", "hteo", "nedelja", "nedelje", "takođe", "primer", "mleko", "reka", "dve", "veliki", "ceo", "cela", "celo", "tek", "posle", "pre", "deo", "dela", "zvaničn", "opština", "hiljada", "univerzitet", "porodica"];
+const IJEKAVIAN: &[&str] = &["vrijeme", "mjesto", "mjesta", "dijete", "djeca", "lijepo", "lijepa", "uvijek", "gdje", "ovdje", "svijet", "svijeta", "riječ", "riječi", "pjesma", "htio", "nedjelja", "nedjelje", "također", "primjer", "mlijeko", "rijeka", "dvije", "cijeli", "cijela", "cijelo", "poslije", "prije", "dio", "dijela", "službeni"];
+const CROATIAN: &[&str] = &["tko", "tisuća", "tisuće", "vlak", "općina", "sveučilište", "kruh", "obitelj", "tjedan", "tjedna", "zrakoplov", "glazba", "kazalište", "izvješće", "siječnja", "veljače", "ožujka", "travnja", "svibnja", "lipnja", "srpnja", "kolovoza", "rujna", "listopada", "studenoga", "prosinca", "jučer", "sutra", "hrvatske", "hrvatska", "što"];
+const BOSNIAN: &[&str] = &["ko", "šta", "hiljada", "hiljade", "historija", "historije", "sedmica", "sedmice", "hljeb", "bosne", "bosna", "bosanski", "sarajevo", "sarajeva", "općina", "univerzitet", "porodica", "kahva", "avlija", "mahala"];
+
+fn count(words: &[String], list: &[&str]) -> usize {
+    words.iter().filter(|w| list.contains(&w.as_str())).count()
+}
+
+/// The language the marker words point to, when lingua chose among close
+/// neighbours and the words disagree clearly (two or more markers ahead).
+fn decide_by_markers(best: L, text: &str) -> Option<L> {
+    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let lead = |a: usize, b: usize| a >= b + 2 || (a >= 1 && b == 0 && words.len() < 40);
+    match best {
+        L::Malay | L::Indonesian => {
+            let (ms, id) = (count(&words, MALAY), count(&words, INDONESIAN));
+            if lead(ms, id) {
+                Some(L::Malay)
+            } else if lead(id, ms) {
+                Some(L::Indonesian)
+            } else {
+                None
+            }
+        }
+        L::Croatian | L::Bosnian | L::Serbian if text.chars().any(|c| c.is_ascii_alphabetic()) => {
+            let (ek, ije) = (count(&words, EKAVIAN), count(&words, IJEKAVIAN));
+            if lead(ek, ije) {
+                return Some(L::Serbian);
+            }
+            let (hr, bs) = (count(&words, CROATIAN), count(&words, BOSNIAN));
+            if lead(hr, bs) {
+                Some(L::Croatian)
+            } else if lead(bs, hr) {
+                Some(L::Bosnian)
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
