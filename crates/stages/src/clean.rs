@@ -469,7 +469,8 @@ fn main_region(blocks: &[Block]) -> (usize, usize) {
 }
 
 /// No lexicon rule fired and hardly any line looks like a menu entry (three
-/// words or fewer, no sentence punctuation): the text has no page furniture.
+/// words or fewer, no sentence punctuation, no digits): the text has no page
+/// furniture.
 fn looks_clean(blocks: &[Block]) -> bool {
     const MAX_MENU_SHARE: f64 = 0.15;
     if blocks.is_empty() || blocks.iter().any(|b| b.reason.is_some()) {
@@ -479,7 +480,8 @@ fn looks_clean(blocks: &[Block]) -> bool {
         .iter()
         .filter(|b| {
             let t = strip_markup(b.text);
-            t.split_whitespace().count() <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”'])
+            // Score and table lines carry digits; menu entries do not.
+            t.split_whitespace().count() <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”']) && !t.chars().any(|c| c.is_ascii_digit())
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
