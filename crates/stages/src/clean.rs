@@ -184,6 +184,8 @@ impl BoilerplateStripper {
 
         let mut blocks: Vec<Block> = Vec::with_capacity(lines.len());
         let mut seen: HashSet<&str> = HashSet::new();
+        // The last line repeating the headline: where the article starts.
+        let mut title_repeat: Option<usize> = None;
         let mut removed = Vec::new();
         for (k, &(line, text)) in lines.iter().enumerate() {
             if Some(k) == title_idx {
@@ -194,6 +196,9 @@ impl BoilerplateStripper {
             let stripped = strip_markup(text);
             // Longer repeats (a standfirst repeated as the first paragraph)
             // are settled at output, where the copy inside the article wins.
+            if title.as_deref() == Some(stripped) {
+                title_repeat = Some(line);
+            }
             if title.as_deref() == Some(stripped) || (stripped.split_whitespace().count() <= 8 && !seen.insert(stripped)) {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
@@ -254,7 +259,7 @@ impl BoilerplateStripper {
                 body_chars += b.text.len();
             }
         }
-        let (region_start, region_end) = main_region(&blocks[..cut_from]);
+        let (region_start, region_end) = main_region(&blocks[..cut_from], title_repeat);
         let first_good = first_good.map(|_| region_start);
         let last_good = (region_end > region_start).then(|| region_end - 1);
 
@@ -441,9 +446,14 @@ impl BoilerplateStripper {
 /// stretches are kept only when they hold a good share of the article's text
 /// (an article split by an inline ad block); lone paragraphs far from it are
 /// teasers of other stories. Returns the block range [start, end).
-fn main_region(blocks: &[Block]) -> (usize, usize) {
+///
+/// `anchor`: the raw line where the headline repeats (the page's <h1>); the
+/// first stretch after it is the article's likeliest place and weighs
+/// `ANCHOR_WEIGHT` times its size.
+fn main_region(blocks: &[Block], anchor: Option<usize>) -> (usize, usize) {
     const MAX_GAP: usize = 6;
     const MIN_SHARE: f64 = 0.35;
+    const ANCHOR_WEIGHT: usize = 3;
     let mut segments: Vec<(usize, usize, usize)> = Vec::new(); // start, end, chars
     let mut gap = usize::MAX;
     for (i, b) in blocks.iter().enumerate() {
@@ -459,6 +469,11 @@ fn main_region(blocks: &[Block]) -> (usize, usize) {
             gap = 0;
         } else {
             gap = gap.saturating_add(1);
+        }
+    }
+    if let Some(line) = anchor {
+        if let Some(seg) = segments.iter_mut().find(|seg| blocks[seg.0].line > line) {
+            seg.2 *= ANCHOR_WEIGHT;
         }
     }
     let Some(best) = segments.iter().copied().max_by_key(|s| s.2) else { return (0, 0) };
