@@ -184,7 +184,8 @@ impl BoilerplateStripper {
 
         let mut blocks: Vec<Block> = Vec::with_capacity(lines.len());
         let mut seen: HashSet<&str> = HashSet::new();
-        // The last line repeating the headline: where the article starts.
+        // The first line repeating the headline (the page's h1): where the
+        // article starts. Later repeats sit in share widgets and footers.
         let mut title_repeat: Option<usize> = None;
         let mut removed = Vec::new();
         for (k, &(line, text)) in lines.iter().enumerate() {
@@ -196,7 +197,7 @@ impl BoilerplateStripper {
             let stripped = strip_markup(text);
             // Longer repeats (a standfirst repeated as the first paragraph)
             // are settled at output, where the copy inside the article wins.
-            if title.as_deref() == Some(stripped) {
+            if title.as_deref() == Some(stripped) && title_repeat.is_none() {
                 title_repeat = Some(line);
             }
             if title.as_deref() == Some(stripped) || (stripped.split_whitespace().count() <= 8 && !seen.insert(stripped)) {
@@ -449,11 +450,12 @@ impl BoilerplateStripper {
 ///
 /// `anchor`: the raw line where the headline repeats (the page's <h1>); the
 /// first stretch after it is the article's likeliest place and weighs
-/// `ANCHOR_WEIGHT` times its size.
+/// `ANCHOR_WEIGHT` times its size (dev-set cleaning F1: weight 3 .896,
+/// weight 10 .901).
 fn main_region(blocks: &[Block], anchor: Option<usize>) -> (usize, usize) {
     const MAX_GAP: usize = 6;
     const MIN_SHARE: f64 = 0.35;
-    const ANCHOR_WEIGHT: usize = 3;
+    const ANCHOR_WEIGHT: usize = 10;
     let mut segments: Vec<(usize, usize, usize)> = Vec::new(); // start, end, chars
     let mut gap = usize::MAX;
     for (i, b) in blocks.iter().enumerate() {
