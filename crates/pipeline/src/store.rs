@@ -62,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
         duplicate_of TEXT REFERENCES documents(doc_id),
         duplicate_kind TEXT,
         similarity  REAL,
+        boilerplate_json TEXT NOT NULL DEFAULT '[]',
         status      TEXT NOT NULL CHECK (status IN ('processed', 'duplicate')),
         seq         INTEGER NOT NULL
     );
@@ -114,13 +115,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX dates_doc ON dates(doc_id);
 
-    CREATE TABLE boilerplate (
-        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
-        line   INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        text   TEXT NOT NULL
-    );
-    CREATE INDEX boilerplate_doc ON boilerplate(doc_id);
+    -- What cleaning cut, one row per block. Kept as one JSON array per
+    -- document (documents.boilerplate_json): a page can shed hundreds of
+    -- blocks, and a row each was the committer's largest cost.
+    CREATE VIEW boilerplate AS
+        SELECT d.doc_id AS doc_id, j.value ->> 'line' AS line, j.value ->> 'reason' AS reason, j.value ->> 'text' AS text
+        FROM documents d, json_each(d.boilerplate_json) j;
 
     CREATE TABLE failures (
         id      INTEGER PRIMARY KEY,
@@ -294,8 +294,8 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
     tx.prepare_cached(
         "INSERT INTO documents (doc_id, path, sha256, size, mtime, ingested_at, encoding, title, raw_text, text,
             language, language_confidence, published, published_source, published_after,
-            duplicate_of, duplicate_kind, similarity, status, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+            duplicate_of, duplicate_kind, similarity, status, seq, boilerplate_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT(doc_id) DO NOTHING",
     )?
     .execute(params![
@@ -319,6 +319,7 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
         doc.duplicate.as_ref().map(|d| d.similarity),
         status,
         seq,
+        serde_json::to_string(&doc.boilerplate_removed).unwrap_or_else(|_| "[]".into()),
     ])?;
     // One upsert per distinct entity and spelling, then one row per mention.
     let mut ids: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();
@@ -355,10 +356,6 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
             tx.prepare_cached("INSERT INTO dates (doc_id, text, value, start, end) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![doc.doc_id, d.text, d.value, d.start as i64, d.end as i64])?;
         }
-    }
-    for b in &doc.boilerplate_removed {
-        tx.prepare_cached("INSERT INTO boilerplate (doc_id, line, reason, text) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![doc.doc_id, b.line as i64, b.reason, b.text])?;
     }
     set_file_state(tx, &doc.source, Some(&doc.doc_id), status, at)
 }
