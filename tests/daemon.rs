@@ -30,6 +30,9 @@ fn samples_yield_one_event_each_and_one_row_each() {
     assert_eq!(by_name("003")["published"]["date"], "2020-07-19");
     assert!(events.first().is_some_and(|e| e["type"] == "daemon.started"));
     assert_eq!(ws.count("SELECT count(*) FROM documents"), 5);
+    // What was cut is queryable row by row, with its reason.
+    assert!(ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'footer' AND text LIKE 'The post %appeared first on%'") == 1);
+    assert!(ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'paywall'") >= 1);
     assert_eq!(ws.count("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'Izadi'"), 1);
     assert!(ws.count("SELECT count(*) FROM mentions m JOIN entities e ON e.id = m.entity WHERE e.canonical = 'Yahya Sinwar'") >= 1);
     assert!(daemon.terminate().success());
