@@ -91,6 +91,21 @@ fn default_scope() -> String {
 #[serde(deny_unknown_fields)]
 struct LexiconFile {
     rule: Vec<LexiconRule>,
+    #[serde(default)]
+    appeal: Option<AppealRule>,
+}
+
+/// A block that uses several appeal words ("journalism", "subscribe",
+/// "support us") is an appeal, whatever its first line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppealRule {
+    /// Reason code reported for it.
+    pub reason: String,
+    /// How many different terms make an appeal.
+    pub min_terms: usize,
+    /// Lowercase words or phrases.
+    pub terms: Vec<String>,
 }
 
 /// Builds the stage from its TOML table.
@@ -106,6 +121,8 @@ pub struct BoilerplateStripper {
     /// For each pattern of `set`: index into `rules`.
     pattern_rule: Vec<usize>,
     rules: Vec<LexiconRule>,
+    /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
+    appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
     stopwords: HashSet<String>,
 }
 
@@ -141,6 +158,16 @@ impl BoilerplateStripper {
             None => BUILTIN_LEXICON.to_string(),
         };
         let file: LexiconFile = toml::from_str(&lexicon_text).map_err(|e| format!("lexicon: {e}"))?;
+        let appeal = match file.appeal {
+            Some(a) => {
+                let ac = aho_corasick::AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(&a.terms)
+                    .map_err(|e| format!("lexicon [appeal]: {e}"))?;
+                Some((ac, a))
+            }
+            None => None,
+        };
         let mut rules = file.rule;
         rules.extend(config.extra_rules.iter().cloned());
         let mut patterns = Vec::new();
@@ -172,7 +199,7 @@ impl BoilerplateStripper {
         };
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
-        Ok(BoilerplateStripper { config, set, pattern_rule, rules, stopwords })
+        Ok(BoilerplateStripper { config, set, pattern_rule, rules, appeal, stopwords })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -316,6 +343,20 @@ impl BoilerplateStripper {
     }
 
     fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, Scope) {
+        if let Some((ac, rule)) = &self.appeal {
+            let mut seen = vec![false; rule.terms.len()];
+            let mut distinct = 0;
+            for m in ac.find_iter(text) {
+                let i = m.pattern().as_usize();
+                if !seen[i] {
+                    seen[i] = true;
+                    distinct += 1;
+                }
+            }
+            if distinct >= rule.min_terms {
+                return (Some(rule.reason.as_str()), Scope::Block);
+            }
+        }
         let words = text.split_whitespace().count();
         let mut best: Option<&LexiconRule> = None;
         for idx in self.set.matches(text).iter() {
