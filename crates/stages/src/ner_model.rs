@@ -15,7 +15,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// Labels: O, then B- and I- for each type.
 pub const LABELS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
-const MAGIC: &[u8; 8] = b"GLNER\x00\x00\x01";
+/// File magic; the last byte is the feature-set version: a model trained
+/// with other features must not load.
+const MAGIC: &[u8; 8] = b"GLNER\x00\x00\x02";
 
 /// A token with its byte span in the text it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +232,12 @@ pub fn features(ctx: &Context, i: usize, prev: usize, prev2: usize, memory: Opti
     if w.contains('-') {
         out.push(h(&["hyphen", caps]));
     }
+    out.push(h(&["p2", pre(2)]));
+    out.push(h(&["s2", suf(2)]));
+    out.push(h(&["w-1sh", get(ii - 1), &ctx.shapes[i]]));
+    out.push(h(&["shw+1", &ctx.shapes[i], get(ii + 1)]));
+    out.push(h(&["sh-1sh+1", shp(ii - 1), &ctx.shapes[i], shp(ii + 1)]));
+    out.push(h(&["t-1w+1", LABELS[prev], get(ii + 1)]));
     if let Some(m) = memory {
         out.push(h(&["mem", LABELS[m]]));
         out.push(h(&["memsh", LABELS[m], &ctx.shapes[i]]));
@@ -302,7 +310,7 @@ impl Model {
         let mut magic = [0u8; 8];
         r.read_exact(&mut magic)?;
         if &magic != MAGIC {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model (version 1)"));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model of this version (2): retrain it with train-ner"));
         }
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
