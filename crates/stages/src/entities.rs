@@ -176,26 +176,51 @@ impl EntityTagger {
                 while j < sent.len() && labels[j] % 2 == 0 && label_type(labels[j]) == label_type(labels[i]) {
                     j += 1;
                 }
-                // Titles the model let in ("Gen. Qassem Soleimani") are not the name.
-                let mut k = i;
-                while k + 1 < j && TITLES.contains(&sent[k].text.trim_end_matches('.')) {
+                let (first, last) = (i, j);
+                i = j;
+                // Titles the model let in ("Gen. Qassem Soleimani") are not
+                // the name, nor are quote marks at either end.
+                let mut k = first;
+                while k + 1 < last && (TITLES.contains(&sent[k].text.trim_end_matches('.')) || !is_wordlike(&sent[k].text)) {
                     k += 1;
                 }
-                let (s, mut e) = (sent[k].start, sent[j - 1].end);
+                let mut l = last;
+                while l > k + 1 && !is_wordlike(&sent[l - 1].text) {
+                    l -= 1;
+                }
+                let (s, mut e) = (sent[k].start, sent[l - 1].end);
                 for suffix in ["'s", "’s"] {
                     if text[s..e].ends_with(suffix) && e - suffix.len() > s {
                         e -= suffix.len();
                     }
                 }
-                i = j;
-                if taken.iter().any(|&(ts, te)| s < te && e > ts) {
+                let name = &text[s..e];
+                // Names start with a capital (or a digit: "7-Eleven"); a
+                // lone quote mark or "his" is a tagging slip.
+                if !name.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) || !is_wordlike(name) {
                     continue;
                 }
-                let name = &text[s..e];
-                let canonical = if kind == "PERSON" { resolve_person(name, &persons) } else { name.to_string() };
+                // Overlap with a gazetteer match: the longer name wins ("Gaza
+                // City" over the alias "Gaza"); on a tie, the gazetteer.
+                if let Some(pos) = mentions.iter().position(|m| s < m.end && e > m.start) {
+                    if e - s > mentions[pos].end - mentions[pos].start && mentions[pos].start >= s && mentions[pos].end <= e {
+                        let old = mentions.remove(pos);
+                        taken.retain(|&(ts, te)| (ts, te) != (old.start, old.end));
+                    } else {
+                        continue;
+                    }
+                }
+                // A surname alone is the person of this report who bears it,
+                // whatever type the model guessed for the bare word.
+                let (kind, canonical) = match resolve_surname(name, &persons) {
+                    Some(c) => ("PERSON", c),
+                    None if kind == "PERSON" => ("PERSON", name.to_string()),
+                    None => (kind, name.to_string()),
+                };
                 if kind == "PERSON" && name.contains(' ') {
                     persons.push((name.to_string(), canonical.clone()));
                 }
+                taken.push((s, e));
                 mentions.push(EntityMention { text: name.to_string(), kind: kind.into(), canonical, field: "text".into(), start: s, end: e });
             }
         }
@@ -204,18 +229,33 @@ impl EntityTagger {
     }
 }
 
-/// A one-word person name takes the canonical name of the last full name in
-/// this report that ends (or starts) with it: "Izadi" after "Saeed Izadi".
-fn resolve_person(name: &str, persons: &[(String, String)]) -> String {
-    if name.contains(' ') {
-        return name.to_string();
+/// Has a letter or digit: not a quote mark or dash.
+fn is_wordlike(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
+/// The canonical name of the last full name in this report whose last word
+/// is `name` (with or without the Arabic article): "Izadi" after "Saeed
+/// Izadi", "al-Arouri" or "Arouri" after "Saleh al-Arouri".
+fn resolve_surname(name: &str, persons: &[(String, String)]) -> Option<String> {
+    if name.contains(' ') || name.chars().count() < 3 {
+        return None;
     }
+    let bare = |t: &str| -> String {
+        let t = t.trim_end_matches("'s").trim_end_matches("’s");
+        for prefix in ["al-", "Al-", "el-", "El-", "as-", "ash-", "ad-", "an-", "ar-"] {
+            if let Some(rest) = t.strip_prefix(prefix) {
+                return rest.to_string();
+            }
+        }
+        t.to_string()
+    };
+    let wanted = bare(name);
     persons
         .iter()
         .rev()
-        .find(|(full, _)| full.split(' ').any(|t| t == name || t.trim_start_matches("al-") == name || t.trim_start_matches("el-") == name))
+        .find(|(full, _)| full.split(' ').count() > 1 && full.split(' ').last().is_some_and(|last| bare(last) == wanted))
         .map(|(_, canonical)| canonical.clone())
-        .unwrap_or_else(|| name.to_string())
 }
 
 fn is_boundary(text: &str, s: usize, e: usize) -> bool {
