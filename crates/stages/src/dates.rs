@@ -101,6 +101,7 @@ pub struct DateExtractor {
     cjk: Regex,
     month_year: Regex,
     short_year: Regex,
+    relative: Regex,
     months: HashMap<&'static str, u32>,
 }
 
@@ -146,6 +147,9 @@ impl DateExtractor {
             cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
             month_year: r(format!(r"(?i)(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)")),
             short_year: r(r"(?-u:\b)(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?-u:\b)".into()),
+            relative: r(format!(
+                r"(?i)(?:(?:last|on|this past) (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?P<unit>days?|weeks?|months?|years?) ago|yesterday|today|tomorrow|last (?:month|year)|(?:earlier |later )?this (?:month|year)|next (?:month|year))(?-u:\b)"
+            )),
             months: MONTHS.iter().copied().collect(),
             config,
         }
@@ -253,6 +257,65 @@ impl DateExtractor {
                 Some(DateMention { text: text[f.start..f.end].to_string(), value, start: f.start, end: f.end })
             })
             .collect()
+    }
+
+    /// Relative expressions ("yesterday", "last Monday", "two years ago",
+    /// "earlier this month", "on Tuesday") resolved against `anchor`, the
+    /// publication date. News convention: a bare weekday is the most recent
+    /// one on or before the report's date.
+    pub fn relative_mentions(&self, text: &str, anchor: NaiveDate) -> Vec<DateMention> {
+        use chrono::Months;
+        let mut out = Vec::new();
+        for c in self.relative.captures_iter(text) {
+            let whole = c.get(0).expect("match");
+            let before = text[..whole.start()].chars().next_back();
+            if before.is_some_and(char::is_alphanumeric) {
+                continue;
+            }
+            let lower = whole.as_str().to_lowercase();
+            let day = |d: NaiveDate| Some(d.format("%Y-%m-%d").to_string());
+            let month = |d: NaiveDate| Some(d.format("%Y-%m").to_string());
+            let value = if let Some(wd) = c.name("wd").and_then(|m| parse_weekday(m.as_str())) {
+                // "last Monday" / "on Monday": back to the weekday, never the anchor
+                // day itself for "last".
+                let strict = lower.starts_with("last");
+                let mut d = anchor;
+                if strict {
+                    d -= chrono::Duration::days(1);
+                }
+                while d.weekday() != wd {
+                    d -= chrono::Duration::days(1);
+                }
+                day(d)
+            } else if let Some(n) = c.name("n") {
+                let n = parse_count(n.as_str());
+                let unit = c.name("unit").map(|u| u.as_str().to_lowercase()).unwrap_or_default();
+                match (n, unit.trim_end_matches('s')) {
+                    (Some(n), "day") => day(anchor - chrono::Duration::days(n as i64)),
+                    (Some(n), "week") => day(anchor - chrono::Duration::weeks(n as i64)),
+                    (Some(n), "month") => anchor.checked_sub_months(Months::new(n)).and_then(month),
+                    (Some(n), "year") => Some(format!("{:04}", anchor.year() - n as i32)),
+                    _ => None,
+                }
+            } else {
+                match lower.as_str() {
+                    "yesterday" => day(anchor - chrono::Duration::days(1)),
+                    "today" => day(anchor),
+                    "tomorrow" => day(anchor + chrono::Duration::days(1)),
+                    "last month" => anchor.checked_sub_months(Months::new(1)).and_then(month),
+                    "last year" => Some(format!("{:04}", anchor.year() - 1)),
+                    "this month" | "earlier this month" | "later this month" => month(anchor),
+                    "this year" | "earlier this year" | "later this year" => Some(format!("{:04}", anchor.year())),
+                    "next month" => anchor.checked_add_months(Months::new(1)).and_then(month),
+                    "next year" => Some(format!("{:04}", anchor.year() + 1)),
+                    _ => None,
+                }
+            };
+            if let Some(value) = value {
+                out.push(DateMention { text: whole.as_str().to_string(), value, start: whole.start(), end: whole.end() });
+            }
+        }
+        out
     }
 
     /// The publication date: from datelines and bylines around the start of
@@ -381,6 +444,15 @@ fn word_bounded(text: &str, c: &Captures) -> bool {
     !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphabetic)
 }
 
+fn parse_count(s: &str) -> Option<u32> {
+    const WORDS: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+    let s = s.to_lowercase();
+    match s.as_str() {
+        "a" | "an" => Some(1),
+        _ => s.parse().ok().or_else(|| WORDS.iter().position(|w| *w == s).map(|n| n as u32)),
+    }
+}
+
 fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
     use chrono::Weekday::*;
     let s: String = s.to_lowercase().chars().take(3).collect();
@@ -437,7 +509,16 @@ impl Stage for DateExtractor {
         let today = chrono::Utc::now().date_naive();
         let published = self.published(&doc.raw, body_start(&doc.raw, &doc.text), today);
         let context_year = published.as_ref().and_then(|p| p.date[..4].parse().ok());
-        let mentions = self.mentions(&doc.text, context_year);
+        let mut mentions = self.mentions(&doc.text, context_year);
+        if let Some(anchor) = published.as_ref().and_then(|p| NaiveDate::parse_from_str(&p.date, "%Y-%m-%d").ok()) {
+            let relative: Vec<DateMention> = self
+                .relative_mentions(&doc.text, anchor)
+                .into_iter()
+                .filter(|r| mentions.iter().all(|m| r.end <= m.start || r.start >= m.end))
+                .collect();
+            mentions.extend(relative);
+            mentions.sort_by_key(|m| m.start);
+        }
         let published_after = if published.is_none() {
             let today_iso = today.format("%Y-%m-%d").to_string();
             mentions.iter().filter(|m| m.value.len() == 10 && m.value <= today_iso).map(|m| m.value.clone()).max()
@@ -488,6 +569,22 @@ mod tests {
         // Monday, Aug. 28 was a Monday in 2017, near the context year 2018.
         assert_eq!(values("on Monday, Aug. 28: “Iran is", Some(2018)), vec!["2017-08-28"]);
         assert_eq!(values("on Aug. 28 the", Some(2018)), vec!["2018-08-28"]);
+    }
+
+    #[test]
+    fn relative_expressions_resolve_against_the_publication_date() {
+        let d = DateExtractor::new(DatesConfig::default());
+        // Wednesday 2020-07-15.
+        let anchor = NaiveDate::from_ymd_opt(2020, 7, 15).unwrap();
+        let got = |t: &str| d.relative_mentions(t, anchor).into_iter().map(|m| m.value).collect::<Vec<_>>();
+        assert_eq!(got("He said yesterday that"), vec!["2020-07-14"]);
+        assert_eq!(got("met last Monday in Doha"), vec!["2020-07-13"]);
+        assert_eq!(got("reported on Wednesday that"), vec!["2020-07-15"]);
+        assert_eq!(got("two years ago the group"), vec!["2018"]);
+        assert_eq!(got("3 days ago"), vec!["2020-07-12"]);
+        assert_eq!(got("earlier this month"), vec!["2020-07"]);
+        assert_eq!(got("last month"), vec!["2020-06"]);
+        assert!(got("the Todayshow and yesterdays").is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const LABELS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
 /// File magic; the last byte is the feature-set version: a model trained
 /// with other features must not load.
-const MAGIC: &[u8; 8] = b"GLNER\x00\x00\x02";
+const MAGIC: &[u8; 8] = b"GLNER\x00\x00\x03";
 
 /// A token with its byte span in the text it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,45 +123,55 @@ fn shape(w: &str) -> String {
     out
 }
 
-/// Everything the feature function needs about a sentence.
+/// Everything the feature function needs about a sentence, with the
+/// strings each feature combines hashed once per token.
 pub struct Context<'a> {
-    words: Vec<&'a str>,
     lower: Vec<String>,
-    shapes: Vec<String>,
+    /// Per token: hashes of the lowercased word, its shape, and its 2/3
+    /// prefixes and 2/3/4 suffixes.
+    word: Vec<u64>,
+    shape: Vec<u64>,
+    affix: Vec<[u64; 5]>,
+    hyphen: Vec<bool>,
     /// The sentence is a headline in capitals: case tells nothing there.
     all_caps: bool,
+    _words: std::marker::PhantomData<&'a str>,
 }
+
+const BOS: u64 = 0x5EED_0000_0000_0001;
+const EOS: u64 = 0x5EED_0000_0000_0002;
 
 impl<'a> Context<'a> {
-    /// Precomputes per-token strings.
+    /// Precomputes per-token hashes.
     pub fn new(words: Vec<&'a str>) -> Context<'a> {
-        let lower = words.iter().map(|w| w.to_lowercase()).collect();
-        let shapes = words.iter().map(|w| shape(w)).collect();
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
         let letters: Vec<char> = words.iter().flat_map(|w| w.chars()).filter(|c| c.is_alphabetic()).collect();
         let all_caps = letters.len() > 8 && letters.iter().all(|c| c.is_uppercase());
-        Context { words, lower, shapes, all_caps }
+        let word = lower.iter().map(|w| xxh3_64(w.as_bytes())).collect();
+        let shape = words.iter().map(|w| xxh3_64(shape(w).as_bytes())).collect();
+        let affix = lower
+            .iter()
+            .map(|lw| {
+                let bounds: Vec<usize> = lw.char_indices().map(|(b, _)| b).chain(std::iter::once(lw.len())).collect();
+                let n = bounds.len() - 1;
+                let pre = |k: usize| xxh3_64(lw[..bounds[k.min(n)]].as_bytes());
+                let suf = |k: usize| xxh3_64(lw[bounds[n.saturating_sub(k)]..].as_bytes());
+                [pre(2), pre(3), suf(2), suf(3), suf(4)]
+            })
+            .collect();
+        let hyphen = words.iter().map(|w| w.contains('-')).collect();
+        Context { lower, word, shape, affix, hyphen, all_caps, _words: std::marker::PhantomData }
     }
 }
 
-fn h(parts: &[&str]) -> u64 {
-    // Hot path: a stack buffer for the usual short feature strings.
-    let mut stack = [0u8; 160];
-    let len: usize = parts.iter().map(|p| p.len() + 1).sum();
-    if len <= stack.len() {
-        let mut at = 0;
-        for p in parts {
-            stack[at..at + p.len()].copy_from_slice(p.as_bytes());
-            stack[at + p.len()] = 0x1f;
-            at += p.len() + 1;
-        }
-        return xxh3_64(&stack[..len]);
-    }
-    let mut buf = Vec::with_capacity(len);
+/// Combines a template number and hashed parts into one feature key.
+fn mix(template: u64, parts: &[u64]) -> u64 {
+    let mut acc = template.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     for p in parts {
-        buf.extend_from_slice(p.as_bytes());
-        buf.push(0x1f);
+        acc = (acc ^ p).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        acc ^= acc >> 31;
     }
-    xxh3_64(&buf)
+    acc ^ (acc >> 29)
 }
 
 /// Feature keys are already hashes: use them as they are.
@@ -188,59 +198,54 @@ type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
 /// document said about this word before (`memory`: label index or none).
 pub fn features(ctx: &Context, i: usize, prev: usize, prev2: usize, memory: Option<usize>, out: &mut Vec<u64>) {
     out.clear();
-    let w = ctx.words[i];
-    let lw = ctx.lower[i].as_str();
-    let get = |j: isize| -> &str {
+    let n = ctx.word.len() as isize;
+    let at = |v: &Vec<u64>, j: isize| -> u64 {
         if j < 0 {
-            "<s>"
+            BOS
+        } else if j >= n {
+            EOS
         } else {
-            ctx.lower.get(j as usize).map(String::as_str).unwrap_or("</s>")
-        }
-    };
-    let shp = |j: isize| -> &str {
-        if j < 0 {
-            "<s>"
-        } else {
-            ctx.shapes.get(j as usize).map(String::as_str).unwrap_or("</s>")
+            v[j as usize]
         }
     };
     let ii = i as isize;
-    let bounds: Vec<usize> = lw.char_indices().map(|(b, _)| b).chain(std::iter::once(lw.len())).collect();
-    let chars = bounds.len() - 1;
-    let pre = |n: usize| &lw[..bounds[n.min(chars)]];
-    let suf = |n: usize| &lw[bounds[chars.saturating_sub(n)]..];
-    let caps = if ctx.all_caps { "caps" } else { "mixed" };
-    out.push(h(&["bias"]));
-    out.push(h(&["w", lw]));
-    out.push(h(&["shape", &ctx.shapes[i], caps]));
-    out.push(h(&["p3", pre(3)]));
-    out.push(h(&["s3", suf(3)]));
-    out.push(h(&["s4", suf(4)]));
-    out.push(h(&["w-1", get(ii - 1)]));
-    out.push(h(&["w+1", get(ii + 1)]));
-    out.push(h(&["w-2", get(ii - 2)]));
-    out.push(h(&["w+2", get(ii + 2)]));
-    out.push(h(&["w-1w", get(ii - 1), lw]));
-    out.push(h(&["ww+1", lw, get(ii + 1)]));
-    out.push(h(&["sh-1", shp(ii - 1), &ctx.shapes[i]]));
-    out.push(h(&["sh+1", &ctx.shapes[i], shp(ii + 1)]));
-    out.push(h(&["first", if i == 0 { "y" } else { "n" }, &ctx.shapes[i]]));
-    out.push(h(&["t-1", LABELS[prev]]));
-    out.push(h(&["t-2t-1", LABELS[prev2], LABELS[prev]]));
-    out.push(h(&["t-1w", LABELS[prev], lw]));
-    out.push(h(&["t-1sh", LABELS[prev], &ctx.shapes[i]]));
-    if w.contains('-') {
-        out.push(h(&["hyphen", caps]));
+    let (w, sh) = (ctx.word[i], ctx.shape[i]);
+    let [p2, p3, s2, s3, s4] = ctx.affix[i];
+    let caps = u64::from(ctx.all_caps);
+    let (t1, t2) = (prev as u64, prev2 as u64);
+    out.extend_from_slice(&[
+        mix(0, &[]),
+        mix(1, &[w]),
+        mix(2, &[sh, caps]),
+        mix(3, &[p3]),
+        mix(4, &[s3]),
+        mix(5, &[s4]),
+        mix(6, &[at(&ctx.word, ii - 1)]),
+        mix(7, &[at(&ctx.word, ii + 1)]),
+        mix(8, &[at(&ctx.word, ii - 2)]),
+        mix(9, &[at(&ctx.word, ii + 2)]),
+        mix(10, &[at(&ctx.word, ii - 1), w]),
+        mix(11, &[w, at(&ctx.word, ii + 1)]),
+        mix(12, &[at(&ctx.shape, ii - 1), sh]),
+        mix(13, &[sh, at(&ctx.shape, ii + 1)]),
+        mix(14, &[u64::from(i == 0), sh]),
+        mix(15, &[t1]),
+        mix(16, &[t2, t1]),
+        mix(17, &[t1, w]),
+        mix(18, &[t1, sh]),
+        mix(19, &[p2]),
+        mix(20, &[s2]),
+        mix(21, &[at(&ctx.word, ii - 1), sh]),
+        mix(22, &[sh, at(&ctx.word, ii + 1)]),
+        mix(23, &[at(&ctx.shape, ii - 1), sh, at(&ctx.shape, ii + 1)]),
+        mix(24, &[t1, at(&ctx.word, ii + 1)]),
+    ]);
+    if ctx.hyphen[i] {
+        out.push(mix(25, &[caps]));
     }
-    out.push(h(&["p2", pre(2)]));
-    out.push(h(&["s2", suf(2)]));
-    out.push(h(&["w-1sh", get(ii - 1), &ctx.shapes[i]]));
-    out.push(h(&["shw+1", &ctx.shapes[i], get(ii + 1)]));
-    out.push(h(&["sh-1sh+1", shp(ii - 1), &ctx.shapes[i], shp(ii + 1)]));
-    out.push(h(&["t-1w+1", LABELS[prev], get(ii + 1)]));
     if let Some(m) = memory {
-        out.push(h(&["mem", LABELS[m]]));
-        out.push(h(&["memsh", LABELS[m], &ctx.shapes[i]]));
+        out.push(mix(26, &[m as u64]));
+        out.push(mix(27, &[m as u64, sh]));
     }
 }
 
@@ -310,7 +315,7 @@ impl Model {
         let mut magic = [0u8; 8];
         r.read_exact(&mut magic)?;
         if &magic != MAGIC {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model of this version (2): retrain it with train-ner"));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model of this version (3): retrain it with train-ner"));
         }
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
