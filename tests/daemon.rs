@@ -86,6 +86,9 @@ fn restart_reprocesses_nothing_and_a_renamed_copy_is_a_duplicate() {
     assert_eq!(events.iter().filter(|e| e["type"] == "daemon.started").count(), 2);
     assert!(daemon.terminate().success());
     assert_eq!(ws.count("SELECT count(*) FROM documents WHERE status = 'duplicate'"), 1);
+    // The copy and its original form one story.
+    assert_eq!(ws.count("SELECT count(*) FROM (SELECT story_id FROM documents GROUP BY story_id HAVING count(*) = 2)"), 1);
+    assert_eq!(copy["story_id"], copy["duplicate_of"]["doc_id"]);
 }
 
 #[test]

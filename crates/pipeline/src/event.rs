@@ -70,6 +70,7 @@ pub fn document_event(doc: &Document, seq: i64, at: &str) -> Value {
             None => Value::Null,
         },
     );
+    m.insert("story_id".into(), json!(doc.duplicate.as_ref().map(|d| d.doc_id.as_str()).unwrap_or(&doc.doc_id)));
     m.insert("boilerplate_removed".into(), json!(doc.boilerplate_removed));
     m.insert("warnings".into(), json!(doc.warnings));
     let timings: Map<String, Value> = doc.timings.iter().map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0))).collect();

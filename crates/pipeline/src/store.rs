@@ -63,12 +63,16 @@ const MIGRATIONS: &[&str] = &[
         duplicate_kind TEXT,
         similarity  REAL,
         boilerplate_json TEXT NOT NULL DEFAULT '[]',
+        -- The story a report belongs to: its first report (duplicates point
+        -- at their group's first, so this groups every copy of a story).
+        story_id    TEXT GENERATED ALWAYS AS (coalesce(duplicate_of, doc_id)) VIRTUAL,
         status      TEXT NOT NULL CHECK (status IN ('processed', 'duplicate')),
         seq         INTEGER NOT NULL
     );
     CREATE INDEX documents_published ON documents(published);
     CREATE INDEX documents_sha256 ON documents(sha256);
     CREATE INDEX documents_duplicate_of ON documents(duplicate_of);
+    CREATE INDEX documents_story ON documents(story_id);
 
     -- The last state of every file taken from the watch folder or ingested:
     -- what makes a restart skip unchanged files.
