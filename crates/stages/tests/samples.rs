@@ -69,3 +69,50 @@ fn samples_keep_every_body_paragraph_and_lose_the_furniture() {
     }
     assert!(checked > 100, "the gold was read ({checked} paragraphs)");
 }
+
+/// Entity variants across the five samples resolve to one canonical entity
+/// per person or organisation (issue 5), and tagging is deterministic.
+#[test]
+fn name_variants_across_the_samples_join() {
+    use gleaner_stages::entities::{EntitiesConfig, EntityTagger};
+    use std::collections::{BTreeMap, BTreeSet};
+    let cleaner = BoilerplateStripper::new(CleanConfig::default()).unwrap();
+    let tagger = EntityTagger::new(EntitiesConfig::default()).unwrap();
+    let mut canonical_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(root().join("samples")).unwrap().flatten() {
+        let raw = std::fs::read_to_string(entry.path()).unwrap();
+        let (_, text, _) = cleaner.clean(&raw);
+        let first = tagger.tag(&text);
+        assert_eq!(first, tagger.tag(&text), "tagging is deterministic");
+        for m in first {
+            canonical_of.entry(m.text).or_default().insert(m.canonical);
+        }
+    }
+    let groups: &[&[&str]] = &[
+        &["Yahya Sinwar", "Yahya al-Sinwar", "Yehya al-Sinwar"],
+        &["Qasem Soleimani", "Qassem Soleimani"],
+        &["Khaled Mashal", "Khaled Meshaal"],
+        &["Hezbollah", "Hizballah"],
+        &["Quds Force", "Qods Force"],
+        &["Kassam Brigades"],
+        &["IRGC", "Revolutionary Guards", "Islamic Revolutionary Guard Corps"],
+    ];
+    for group in groups {
+        let names: BTreeSet<String> = group.iter().flat_map(|v| canonical_of.get(*v).cloned().unwrap_or_default()).collect();
+        assert_eq!(names.len(), 1, "{group:?} resolve to {names:?}");
+        assert!(group.iter().any(|v| canonical_of.contains_key(*v)), "{group:?} not found at all");
+    }
+}
+
+/// Two people with one surname in one report stay apart; a bare surname
+/// goes to the one named last before it.
+#[test]
+fn two_people_with_one_surname_stay_apart() {
+    use gleaner_stages::entities::{EntitiesConfig, EntityTagger};
+    let tagger = EntityTagger::new(EntitiesConfig::default()).unwrap();
+    let text = "Yahya Sinwar met reporters in Gaza on Monday. His brother Mohammed Sinwar, a commander of the armed wing, did not attend.";
+    let got = tagger.tag(text);
+    let canon = |t: &str| got.iter().find(|m| m.text == t).map(|m| m.canonical.clone());
+    assert_eq!(canon("Yahya Sinwar").as_deref(), Some("Yahya Sinwar"));
+    assert_eq!(canon("Mohammed Sinwar").as_deref(), Some("Mohammed Sinwar"));
+}
