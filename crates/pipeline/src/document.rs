@@ -40,6 +40,24 @@ pub struct Language {
     /// Runner-up languages when the detector was unsure, best first.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub alternatives: Vec<(String, f64)>,
+    /// Language of each paragraph long enough to tell.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub blocks: Vec<BlockLanguage>,
+    /// Paragraphs in more than one language (a report with a foreign-language
+    /// aggregator footer, a bilingual page).
+    #[serde(default)]
+    pub mixed: bool,
+}
+
+/// The language of one paragraph of the cleaned text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BlockLanguage {
+    /// Byte offset of the paragraph in the cleaned text.
+    pub start: usize,
+    /// End of the paragraph (exclusive).
+    pub end: usize,
+    /// ISO 639-1 code.
+    pub code: String,
 }
 
 /// One date expression found in the cleaned text.

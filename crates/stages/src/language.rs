@@ -11,7 +11,7 @@
 //! lingua's models load lazily, per language, once per process, so memory
 //! grows only with the languages that actually arrive.
 
-use gleaner_pipeline::document::Language as LanguageSlot;
+use gleaner_pipeline::document::{BlockLanguage, Language as LanguageSlot};
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
 use lingua::{IsoCode639_1, IsoCode639_3, Language as L, LanguageDetectorBuilder};
 use serde::Deserialize;
@@ -142,7 +142,7 @@ impl LanguageDetector {
             (Some((lang, info)), "hybrid") => {
                 let group = CONFUSABLE.iter().find(|g| g.contains(lang));
                 if group.is_none() && info.is_reliable() && info.confidence() >= self.config.whatlang_min_confidence && self.allowed(*lang) {
-                    return Some(LanguageSlot { code: code(*lang), confidence: round3(info.confidence()), alternatives: Vec::new() });
+                    return Some(LanguageSlot { code: code(*lang), confidence: round3(info.confidence()), alternatives: Vec::new(), blocks: Vec::new(), mixed: false });
                 }
                 let mut set: Vec<L> = group.map(|g| g.to_vec()).unwrap_or_default();
                 set.push(*lang);
@@ -171,7 +171,34 @@ impl LanguageDetector {
         } else {
             Vec::new()
         };
-        Some(LanguageSlot { code: code(best), confidence: round3(confidence), alternatives })
+        Some(LanguageSlot { code: code(best), confidence: round3(confidence), alternatives, blocks: Vec::new(), mixed: false })
+    }
+
+    /// Language per paragraph (whatlang, reliable answers only), and whether
+    /// the paragraphs disagree: a second language holding at least
+    /// `MIXED_SHARE` of the judged text makes the document mixed.
+    pub fn blocks(&self, text: &str) -> (Vec<BlockLanguage>, bool) {
+        const MIN_CHARS: usize = 80;
+        const MIXED_SHARE: f64 = 0.15;
+        let mut blocks = Vec::new();
+        let mut offset = 0;
+        for para in text.split("\n\n") {
+            let start = offset;
+            offset += para.len() + 2;
+            if para.chars().count() < MIN_CHARS {
+                continue;
+            }
+            let Some(info) = whatlang::detect(para).filter(|i| i.is_reliable()) else { continue };
+            let Some(lang) = from_whatlang(info.lang()) else { continue };
+            blocks.push(BlockLanguage { start, end: start + para.len(), code: code(lang) });
+        }
+        let mut share: HashMap<&str, usize> = HashMap::new();
+        for b in &blocks {
+            *share.entry(b.code.as_str()).or_default() += b.end - b.start;
+        }
+        let total: usize = share.values().sum();
+        let big = share.values().filter(|n| **n as f64 >= total as f64 * MIXED_SHARE).count();
+        (blocks, big > 1)
     }
 }
 
@@ -256,7 +283,10 @@ impl Stage for LanguageDetector {
     async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
         let text = if doc.text.trim().is_empty() { doc.raw.as_str() } else { doc.text.as_str() };
         match self.detect(text) {
-            Some(l) => doc.language = Some(l),
+            Some(mut l) => {
+                (l.blocks, l.mixed) = self.blocks(&doc.text);
+                doc.language = Some(l)
+            }
             None => doc.warn("language", "the language could not be determined (too little text)"),
         }
         Ok(())
@@ -280,6 +310,19 @@ mod tests {
         let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
         assert_eq!(d.detect("Vlada je u utorak saopćila da neće mijenjati svoje planove unatoč prosvjedima.").unwrap().code, "hr");
         assert_eq!(d.detect("Влада је у уторак саопштила да неће мењати своје планове упркос протестима.").unwrap().code, "sr");
+    }
+
+    #[test]
+    fn mixed_documents_are_flagged() {
+        let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
+        let en = "The government said on Tuesday that it would not change its plans for the coming year despite the protests.";
+        let hr = "Vlada je u utorak saopćila da neće mijenjati svoje planove za iduću godinu unatoč prosvjedima građana.";
+        let (blocks, mixed) = d.blocks(&format!("{en}\n\n{en}\n\n{hr}"));
+        assert!(mixed, "{blocks:?}");
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0].code, "en");
+        let (_, mixed) = d.blocks(&format!("{en}\n\n{en}"));
+        assert!(!mixed);
     }
 
     #[test]
