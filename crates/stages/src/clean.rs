@@ -257,6 +257,7 @@ impl BoilerplateStripper {
                 b.class = Class::Good;
             }
         }
+        mark_headline_lists(&mut blocks);
         revise_from_context(&mut blocks);
         // A list header takes the non-body blocks after it with it.
         let mut list_reason: Option<&str> = None;
@@ -543,6 +544,35 @@ fn looks_clean(blocks: &[Block]) -> bool {
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
+}
+
+/// Three or more short lines in a row that do not end like sentences are a
+/// list of links (teasers, menus, "most read"): jusText finds them by link
+/// density, which a text export has lost. Measured on the dev set: see NOTES.
+fn mark_headline_lists(blocks: &mut [Block]) {
+    const MIN_RUN: usize = 3;
+    const MAX_WORDS: usize = 14;
+    let headline = |b: &Block| {
+        let t = strip_markup(b.text);
+        b.reason.is_none()
+            && matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
+            && t.split_whitespace().count() <= MAX_WORDS
+            && !t.trim_end_matches(['"', '”', '’', ')']).ends_with(['.', '!', '?', ':', ';', ','])
+    };
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut j = i;
+        while j < blocks.len() && headline(&blocks[j]) {
+            j += 1;
+        }
+        if j - i >= MIN_RUN {
+            for b in &mut blocks[i..j] {
+                b.class = Class::Bad;
+                b.reason = Some("navigation");
+            }
+        }
+        i = j.max(i + 1);
+    }
 }
 
 /// Three near-good blocks in a row (short blocks between them aside) are
