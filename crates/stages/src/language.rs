@@ -49,7 +49,7 @@ impl Default for LanguageConfig {
             languages: Vec::new(),
             accuracy: "high".into(),
             strategy: "hybrid".into(),
-            max_chars: 1000,
+            max_chars: 600,
             whatlang_min_confidence: 0.9,
             alternatives_below: 0.9,
         }
@@ -179,14 +179,14 @@ impl LanguageDetector {
     /// `MIXED_SHARE` of the judged text makes the document mixed.
     ///
     /// Cost: whatlang on every paragraph was a quarter of the pipeline's CPU
-    /// (perf), so at most `MAX_BLOCKS` paragraphs are judged, spread over the
-    /// text with the head and tail first (where foreign footers and headers
+    /// (perf), so at most `MAX_BLOCKS` paragraphs are judged: the first two,
+    /// the last two and two in between (where foreign footers and headers
     /// sit), each on its first `SAMPLE_CHARS` characters.
     pub fn blocks(&self, text: &str) -> (Vec<BlockLanguage>, bool) {
         const MIN_CHARS: usize = 80;
         const MIXED_SHARE: f64 = 0.15;
-        const MAX_BLOCKS: usize = 12;
-        const SAMPLE_CHARS: usize = 300;
+        const MAX_BLOCKS: usize = 6;
+        const SAMPLE_CHARS: usize = 200;
         let mut paras = Vec::new();
         let mut offset = 0;
         for para in text.split("\n\n") {
@@ -198,9 +198,8 @@ impl LanguageDetector {
         let chosen: Vec<usize> = if paras.len() <= MAX_BLOCKS {
             (0..paras.len()).collect()
         } else {
-            let mut idx: Vec<usize> = (0..4).chain(paras.len() - 4..paras.len()).collect();
-            let step = (paras.len() - 8) / 5;
-            idx.extend((1..=4).map(|k| 4 + k * step.max(1) - 1));
+            let n = paras.len();
+            let mut idx: Vec<usize> = vec![0, 1, n / 3, 2 * n / 3, n - 2, n - 1];
             idx.sort_unstable();
             idx.dedup();
             idx
