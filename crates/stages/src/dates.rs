@@ -83,6 +83,83 @@ const MONTHS: &[(&str, u32)] = &[
 
 const WEEKDAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo";
 
+/// Which non-Gregorian calendar a month name belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OtherCalendar {
+    Hebrew,
+    Persian,
+    Hijri,
+}
+
+/// Month names of the Hebrew, Persian (Solar Hijri) and Islamic (Hijri)
+/// calendars as our sources write them, longest spellings first where one
+/// is a prefix of another. Hebrew numbers are civil months of a common year
+/// (Tishrei = 1); `Adar I` / `Adar II` are resolved for leap years.
+const OTHER_MONTHS: &[(&str, OtherCalendar, u8)] = &[
+    ("Marcheshvan", OtherCalendar::Hebrew, 2), ("Cheshvan", OtherCalendar::Hebrew, 2), ("Heshvan", OtherCalendar::Hebrew, 2),
+    ("Tishrei", OtherCalendar::Hebrew, 1), ("Tishri", OtherCalendar::Hebrew, 1), ("Kislev", OtherCalendar::Hebrew, 3),
+    ("Tevet", OtherCalendar::Hebrew, 4), ("Shevat", OtherCalendar::Hebrew, 5), ("Shvat", OtherCalendar::Hebrew, 5),
+    ("Adar II", OtherCalendar::Hebrew, 7), ("Adar I", OtherCalendar::Hebrew, 6), ("Adar", OtherCalendar::Hebrew, 6),
+    ("Nisan", OtherCalendar::Hebrew, 7), ("Iyar", OtherCalendar::Hebrew, 8), ("Sivan", OtherCalendar::Hebrew, 9),
+    ("Tammuz", OtherCalendar::Hebrew, 10), ("Elul", OtherCalendar::Hebrew, 12), ("Av", OtherCalendar::Hebrew, 11),
+    ("Farvardin", OtherCalendar::Persian, 1), ("Ordibehesht", OtherCalendar::Persian, 2), ("Khordad", OtherCalendar::Persian, 3),
+    ("Tir", OtherCalendar::Persian, 4), ("Amordad", OtherCalendar::Persian, 5), ("Mordad", OtherCalendar::Persian, 5),
+    ("Shahrivar", OtherCalendar::Persian, 6), ("Mehr", OtherCalendar::Persian, 7), ("Aban", OtherCalendar::Persian, 8),
+    ("Azar", OtherCalendar::Persian, 9), ("Dey", OtherCalendar::Persian, 10), ("Bahman", OtherCalendar::Persian, 11),
+    ("Esfand", OtherCalendar::Persian, 12),
+    ("فروردین", OtherCalendar::Persian, 1), ("اردیبهشت", OtherCalendar::Persian, 2), ("خرداد", OtherCalendar::Persian, 3),
+    ("تیر", OtherCalendar::Persian, 4), ("مرداد", OtherCalendar::Persian, 5), ("شهریور", OtherCalendar::Persian, 6),
+    ("مهر", OtherCalendar::Persian, 7), ("آبان", OtherCalendar::Persian, 8), ("آذر", OtherCalendar::Persian, 9),
+    ("دی", OtherCalendar::Persian, 10), ("بهمن", OtherCalendar::Persian, 11), ("اسفند", OtherCalendar::Persian, 12),
+    ("Muharram", OtherCalendar::Hijri, 1), ("Safar", OtherCalendar::Hijri, 2), ("Rabi al-Awwal", OtherCalendar::Hijri, 3),
+    ("Rabi' al-Awwal", OtherCalendar::Hijri, 3), ("Rabi I", OtherCalendar::Hijri, 3), ("Rabi al-Thani", OtherCalendar::Hijri, 4),
+    ("Rabi' al-Thani", OtherCalendar::Hijri, 4), ("Rabi II", OtherCalendar::Hijri, 4), ("Jumada al-Awwal", OtherCalendar::Hijri, 5),
+    ("Jumada I", OtherCalendar::Hijri, 5), ("Jumada al-Thani", OtherCalendar::Hijri, 6), ("Jumada al-Akhirah", OtherCalendar::Hijri, 6),
+    ("Jumada II", OtherCalendar::Hijri, 6), ("Rajab", OtherCalendar::Hijri, 7), ("Sha'ban", OtherCalendar::Hijri, 8),
+    ("Shaban", OtherCalendar::Hijri, 8), ("Ramadan", OtherCalendar::Hijri, 9), ("Ramazan", OtherCalendar::Hijri, 9),
+    ("Shawwal", OtherCalendar::Hijri, 10), ("Dhu al-Qadah", OtherCalendar::Hijri, 11), ("Dhu al-Qi'dah", OtherCalendar::Hijri, 11),
+    ("Dhu al-Hijjah", OtherCalendar::Hijri, 12), ("Dhul Hijjah", OtherCalendar::Hijri, 12),
+    ("محرم", OtherCalendar::Hijri, 1), ("صفر", OtherCalendar::Hijri, 2), ("ربيع الأول", OtherCalendar::Hijri, 3),
+    ("ربيع الثاني", OtherCalendar::Hijri, 4), ("ربيع الآخر", OtherCalendar::Hijri, 4), ("جمادى الأولى", OtherCalendar::Hijri, 5),
+    ("جمادى الآخرة", OtherCalendar::Hijri, 6), ("جمادى الثانية", OtherCalendar::Hijri, 6), ("رجب", OtherCalendar::Hijri, 7),
+    ("شعبان", OtherCalendar::Hijri, 8), ("رمضان", OtherCalendar::Hijri, 9), ("شوال", OtherCalendar::Hijri, 10),
+    ("ذو القعدة", OtherCalendar::Hijri, 11), ("ذو الحجة", OtherCalendar::Hijri, 12),
+];
+
+/// Converts a Hebrew, Persian or Hijri date to ISO with ICU4X's calendars.
+fn other_calendar_to_iso(calendar: OtherCalendar, year: i32, month: u8, day: u8, leap_adar_two: bool) -> Option<NaiveDate> {
+    use icu_calendar::{islamic::IslamicCivil, Date};
+    let iso = match calendar {
+        OtherCalendar::Hebrew => {
+            if !(5600..=6000).contains(&year) {
+                return None;
+            }
+            let leap = Date::try_new_hebrew_date(year, 1, 1).ok()?.months_in_year() == 13;
+            // In a leap year Adar I is month 6 and every later month moves up one.
+            let ordinal = match (leap, month) {
+                (true, 6) if leap_adar_two => 7,
+                (true, 6) => 6,
+                (true, m) if m >= 7 => m + 1,
+                (_, m) => m,
+            };
+            Date::try_new_hebrew_date(year, ordinal, day).ok()?.to_iso()
+        }
+        OtherCalendar::Persian => {
+            if !(1300..=1500).contains(&year) {
+                return None;
+            }
+            Date::try_new_persian_date(year, month, day).ok()?.to_iso()
+        }
+        OtherCalendar::Hijri => {
+            if !(1300..=1600).contains(&year) {
+                return None;
+            }
+            Date::try_new_islamic_civil_date_with_calendar(year, month, day, IslamicCivil::new()).ok()?.to_iso()
+        }
+    };
+    NaiveDate::from_ymd_opt(iso.year().number, u32::from(iso.month().ordinal), u32::from(iso.day_of_month().0))
+}
+
 /// Words that mark a line as giving the publication date.
 const PUBLISHED_CUES: &[&str] = &[
     "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato", "gepubliceerd", "yayınlanma", "dipublikasikan",
@@ -102,6 +179,7 @@ pub struct DateExtractor {
     month_year: Regex,
     short_year: Regex,
     relative: Regex,
+    other_calendar: Regex,
     months: HashMap<&'static str, u32>,
 }
 
@@ -147,6 +225,10 @@ impl DateExtractor {
             cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
             month_year: r(format!(r"(?i)(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)")),
             short_year: r(r"(?-u:\b)(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?-u:\b)".into()),
+            other_calendar: r(format!(
+                r"(?i)(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>{})\s*,?\s+(?P<y>\d{{4}})(?:\s*(?:AM|AH|SH|A\.H\.|هـ|ه\.ش))?(?-u:\b)?",
+                OTHER_MONTHS.iter().map(|(n, _, _)| regex::escape(n)).collect::<Vec<_>>().join("|")
+            )),
             relative: r(format!(
                 r"(?i)(?:(?:last|on|this past) (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?P<unit>days?|weeks?|months?|years?) ago|yesterday|today|tomorrow|last (?:month|year)|(?:earlier |later )?this (?:month|year)|next (?:month|year))(?-u:\b)"
             )),
@@ -250,13 +332,40 @@ impl DateExtractor {
     pub fn mentions(&self, text: &str, context_year: Option<i32>) -> Vec<DateMention> {
         let found = self.find_all(text);
         let context_year = context_year.or_else(|| most_common_year(&found));
-        found
+        let mut out: Vec<DateMention> = found
             .into_iter()
             .filter_map(|f| {
                 let value = normalise(f.parsed, context_year)?;
                 Some(DateMention { text: text[f.start..f.end].to_string(), value, start: f.start, end: f.end })
             })
-            .collect()
+            .collect();
+        for m in self.other_calendar_mentions(text) {
+            if out.iter().all(|o| m.end <= o.start || m.start >= o.end) {
+                out.push(m);
+            }
+        }
+        out.sort_by_key(|m| m.start);
+        out
+    }
+
+    /// Hebrew ("15 Heshvan 5782"), Persian ("1 Farvardin 1402") and Hijri
+    /// ("10 Muharram 1445") dates, converted to ISO.
+    pub fn other_calendar_mentions(&self, text: &str) -> Vec<DateMention> {
+        let mut out = Vec::new();
+        for c in self.other_calendar.captures_iter(text) {
+            let whole = c.get(0).expect("match");
+            let name = c["m"].to_lowercase();
+            let Some(&(spelled, calendar, month)) = OTHER_MONTHS.iter().find(|(n, _, _)| n.to_lowercase() == name) else { continue };
+            let (Ok(day), Ok(year)) = (c["d"].parse::<u8>(), c["y"].parse::<i32>()) else { continue };
+            let Some(date) = other_calendar_to_iso(calendar, year, month, day, spelled == "Adar II") else { continue };
+            out.push(DateMention {
+                text: whole.as_str().trim_end().to_string(),
+                value: date.format("%Y-%m-%d").to_string(),
+                start: whole.start(),
+                end: whole.start() + whole.as_str().trim_end().len(),
+            });
+        }
+        out
     }
 
     /// Relative expressions ("yesterday", "last Monday", "two years ago",
@@ -585,6 +694,18 @@ mod tests {
         assert_eq!(got("earlier this month"), vec!["2020-07"]);
         assert_eq!(got("last month"), vec!["2020-06"]);
         assert!(got("the Todayshow and yesterdays").is_empty());
+    }
+
+    #[test]
+    fn other_calendars_convert_to_iso() {
+        let d = DateExtractor::new(DatesConfig::default());
+        let got = |t: &str| d.other_calendar_mentions(t).into_iter().map(|m| m.value).collect::<Vec<_>>();
+        // Checked against published calendar tables.
+        assert_eq!(got("Wednesday, October 20th | 15 Heshvan 5782"), vec!["2021-10-21"]);
+        assert_eq!(got("on 1 Farvardin 1402 the new year"), vec!["2023-03-21"]);
+        assert_eq!(got("1 Muharram 1445 AH"), vec!["2023-07-19"]);
+        assert_eq!(got("14 Nisan 5784"), vec!["2024-04-22"]);
+        assert!(got("Haj Ramadan said").is_empty());
     }
 
     #[test]
