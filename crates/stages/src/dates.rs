@@ -161,11 +161,18 @@ fn other_calendar_to_iso(calendar: OtherCalendar, year: i32, month: u8, day: u8,
 }
 
 /// Words that mark a line as giving the publication date.
+/// The first `STRONG_CUES` are explicit ("Published"); the rest (a byline's
+/// "by") only hint.
 const PUBLISHED_CUES: &[&str] = &[
     "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato", "gepubliceerd", "yayınlanma", "dipublikasikan",
-    "diterbitkan", "опубликовано", "date:", "datum:", "fecha:", "data:", "by ", "von ", "par ", "por ",
+    "diterbitkan", "опубликовано", "publisert", "publicerad", "publiceret", "udgivet", "julkaistu", "opublikowano", "objavljeno",
+    "date:", "datum:", "fecha:", "data:", "by ", "von ", "par ", "por ",
 ];
-const UPDATED_CUES: &[&str] = &["updated", "aktualisiert", "mis à jour", "modifié", "actualizado", "aggiornato", "atualizado", "güncelleme", "diperbarui", "обновлено", "last modified"];
+const STRONG_CUES: usize = 18;
+const UPDATED_CUES: &[&str] = &[
+    "updated", "aktualisiert", "mis à jour", "modifié", "actualizado", "aggiornato", "modifica", "atualizado", "güncelleme",
+    "diperbarui", "обновлено", "oppdatert", "uppdaterad", "opdateret", "last modified",
+];
 
 /// The dates stage.
 pub struct DateExtractor {
@@ -491,15 +498,24 @@ impl DateExtractor {
             }
         }
         if best.is_none() {
-            // Nothing near the article's start (its start may be misplaced):
-            // a line that is nothing but a dateline, anywhere, first one wins.
-            best = lines.iter().find_map(|&(_, line)| {
-                if line.split_whitespace().count() > 8 {
-                    return None;
-                }
-                self.find_all(line).into_iter().find_map(|f| {
+            // Nothing near the article's start (its start may be misplaced,
+            // or the site prints the date under the article): first a line
+            // with a publication cue anywhere, then the first short line that
+            // is nothing but a date.
+            let first_date = |line: &str| {
+                self.find_all(line).into_iter().chain(self.find_short_year(line)).find_map(|f| {
                     let date = NaiveDate::from_ymd_opt(f.parsed.year?, f.parsed.month, f.parsed.day?)?;
-                    (date <= today + chrono::Duration::days(1)).then_some((0.2, date, "inferred"))
+                    (date <= today + chrono::Duration::days(1)).then_some(date)
+                })
+            };
+            let cued = lines.iter().find_map(|&(_, line)| {
+                let lower = line.to_lowercase();
+                let cue = PUBLISHED_CUES.iter().take(STRONG_CUES).any(|c| lower.contains(c));
+                (cue && line.split_whitespace().count() <= 12).then(|| first_date(line)).flatten().map(|d| (0.3, d, "byline"))
+            });
+            best = cued.or_else(|| {
+                lines.iter().find_map(|&(_, line)| {
+                    (line.split_whitespace().count() <= 12).then(|| first_date(line)).flatten().map(|d| (0.2, d, "inferred"))
                 })
             });
         }
