@@ -288,7 +288,7 @@ impl BoilerplateStripper {
                 body_chars += b.text.len();
             }
         }
-        let (region_start, region_end) = main_region(&blocks[..cut_from], title_repeat);
+        let (region_start, region_end) = main_region(&blocks[..cut_from], title_repeat, |seg| self.is_promo(seg));
         let first_good = first_good.map(|_| region_start);
         let last_good = (region_end > region_start).then(|| region_end - 1);
 
@@ -341,6 +341,25 @@ impl BoilerplateStripper {
             let long_enough = words >= 3 || (words >= 1 && s.chars().count() >= 8 && !s.is_ascii());
             long_enough && self.lexicon_match(s).0.is_none() && !looks_like_date_line(s) && s.chars().count() <= 300
         })
+    }
+
+    /// A stretch of blocks dense in appeal terms: at least
+    /// `PROMO_MIN_TERMS` different ones, and one per `PROMO_WORDS_PER_TERM`
+    /// words or more (an article that mentions subscriptions once is not).
+    fn is_promo(&self, blocks: &[Block]) -> bool {
+        const PROMO_MIN_TERMS: usize = 4;
+        const PROMO_WORDS_PER_TERM: usize = 40;
+        let Some((ac, rule)) = &self.appeal else { return false };
+        let mut seen = vec![false; rule.terms.len()];
+        let (mut hits, mut words) = (0, 0);
+        for b in blocks {
+            words += b.text.split_whitespace().count();
+            for m in ac.find_iter(b.text) {
+                hits += 1;
+                seen[m.pattern().as_usize()] = true;
+            }
+        }
+        seen.iter().filter(|x| **x).count() >= PROMO_MIN_TERMS && hits * PROMO_WORDS_PER_TERM >= words
     }
 
     fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, Scope) {
@@ -494,7 +513,7 @@ impl BoilerplateStripper {
 /// first stretch after it is the article's likeliest place and weighs
 /// `ANCHOR_WEIGHT` times its size (dev-set cleaning F1: weight 3 .896,
 /// weight 10 .901).
-fn main_region(blocks: &[Block], anchor: Option<usize>) -> (usize, usize) {
+fn main_region(blocks: &[Block], anchor: Option<usize>, is_promo: impl Fn(&[Block]) -> bool) -> (usize, usize) {
     const MAX_GAP: usize = 6;
     const MIN_SHARE: f64 = 0.35;
     const ANCHOR_WEIGHT: usize = 10;
@@ -515,6 +534,9 @@ fn main_region(blocks: &[Block], anchor: Option<usize>) -> (usize, usize) {
             gap = gap.saturating_add(1);
         }
     }
+    // A stretch that is a subscription box ("Unlimited online access ...",
+    // "Subscribe to unlock ...") is not the article, however long.
+    segments.retain(|seg| !is_promo(&blocks[seg.0..seg.1]));
     if let Some(line) = anchor {
         if let Some(seg) = segments.iter_mut().find(|seg| blocks[seg.0].line > line) {
             seg.2 *= ANCHOR_WEIGHT;
