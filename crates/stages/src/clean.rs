@@ -242,6 +242,7 @@ impl BoilerplateStripper {
             removed.sort_by_key(|r| r.line);
             return (title, text, removed);
         }
+        shouted_lines_are_furniture(&mut blocks);
         let doc_density = self.document_density(&blocks);
         let no_stoplist = doc_density < self.config.min_document_stopword_density;
         let scale = self.threshold_scale(&blocks);
@@ -566,6 +567,24 @@ fn looks_clean(blocks: &[Block]) -> bool {
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
+}
+
+/// In a page written in mixed case, a line in capitals ("GET FOX BUSINESS ON
+/// THE GO", a teaser headline) is a call to action or a link, not body.
+/// Pages in capitals throughout (wire headlines) are left alone.
+fn shouted_lines_are_furniture(blocks: &mut [Block]) {
+    const MIN_WORDS: usize = 3;
+    let shouted = |t: &str| {
+        let letters: Vec<char> = t.chars().filter(|c| c.is_alphabetic()).collect();
+        t.split_whitespace().count() >= MIN_WORDS && letters.len() >= 10 && letters.iter().all(|c| c.is_uppercase())
+    };
+    let (caps, total) = blocks.iter().fold((0, 0), |(c, n), b| (c + usize::from(shouted(b.text)), n + 1));
+    if caps * 4 > total {
+        return;
+    }
+    for b in blocks.iter_mut().filter(|b| b.reason.is_none() && shouted(strip_markup(b.text))) {
+        b.reason = Some("navigation");
+    }
 }
 
 /// Three or more short lines in a row that do not end like sentences are a
