@@ -141,6 +141,9 @@ struct Block<'a> {
     /// Set when a lexicon rule matched.
     reason: Option<&'a str>,
     scope: Scope,
+    /// Words and the share of them that are stopwords, computed once.
+    words: usize,
+    density: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +235,8 @@ impl BoilerplateStripper {
                 continue;
             }
             let (reason, scope) = self.lexicon_match(stripped);
-            blocks.push(Block { line, text, class: Class::Bad, reason, scope });
+            let (words, density) = self.stopword_density(stripped);
+            blocks.push(Block { line, text, class: Class::Bad, reason, scope, words, density });
         }
         if looks_clean(&blocks) {
             // Wire copy or an already-cleaned export: nothing to cut but the
@@ -248,7 +252,7 @@ impl BoilerplateStripper {
         let scale = self.threshold_scale(&blocks);
         for b in blocks.iter_mut() {
             if b.reason.is_none() {
-                b.class = self.classify(strip_markup(b.text), no_stoplist, scale);
+                b.class = self.classify(strip_markup(b.text), b.density, no_stoplist, scale);
             }
         }
         promote_near_good_runs(&mut blocks);
@@ -416,7 +420,13 @@ impl BoilerplateStripper {
                 continue;
             }
             words += 1;
-            if self.stopwords.contains(&w.to_lowercase()) {
+            // Most words need no lowercasing: skip the allocation for them.
+            let hit = if w.chars().any(char::is_uppercase) {
+                self.stopwords.contains(&w.to_lowercase())
+            } else {
+                self.stopwords.contains(w)
+            };
+            if hit {
                 stop += 1;
             }
         }
@@ -426,9 +436,8 @@ impl BoilerplateStripper {
     fn document_density(&self, blocks: &[Block]) -> f64 {
         let (mut words, mut stop) = (0.0, 0.0);
         for b in blocks {
-            let (w, d) = self.stopword_density(b.text);
-            words += w as f64;
-            stop += d * w as f64;
+            words += b.words as f64;
+            stop += b.density * b.words as f64;
         }
         if words == 0.0 {
             0.0
@@ -447,7 +456,7 @@ impl BoilerplateStripper {
         let mut densities: Vec<f64> = blocks
             .iter()
             .filter(|b| b.reason.is_none() && b.text.chars().count() >= self.config.length_high)
-            .map(|b| self.stopword_density(b.text).1)
+            .map(|b| b.density)
             .collect();
         if densities.len() < 2 {
             return 1.0;
@@ -457,7 +466,7 @@ impl BoilerplateStripper {
         (median / TYPICAL_BODY_DENSITY).clamp(0.15, 1.0)
     }
 
-    fn classify(&self, text: &str, no_stoplist: bool, scale: f64) -> Class {
+    fn classify(&self, text: &str, density: f64, no_stoplist: bool, scale: f64) -> Class {
         let c = &self.config;
         let chars = text.chars().count();
         let dense_script = text.chars().filter(|ch| is_dense_script(*ch)).count() * 2 > chars;
@@ -480,7 +489,6 @@ impl BoilerplateStripper {
         if chars < c.length_low {
             return Class::Short;
         }
-        let (_, density) = self.stopword_density(text);
         if density >= c.stopwords_high * scale {
             if chars > c.length_high {
                 Class::Good
@@ -667,32 +675,20 @@ fn is_sentence(text: &str) -> bool {
 /// their surroundings; the edges of the page count as bad.
 fn revise_from_context(blocks: &mut [Block]) {
     let initial: Vec<Class> = blocks.iter().map(|b| b.class).collect();
-    let neighbour = |i: usize, forward: bool, ignore_neargood: bool, classes: &[Class]| -> Class {
-        let mut j = i as isize;
-        loop {
-            j += if forward { 1 } else { -1 };
-            if j < 0 || j as usize >= classes.len() {
-                return Class::Bad;
-            }
-            let c = classes[j as usize];
-            if c == Class::Short || (ignore_neargood && c == Class::NearGood) {
-                continue;
-            }
-            return c;
-        }
-    };
     // Short blocks first, against the initial classes.
     let mut revised = initial.clone();
+    let strict = Neighbours::new(&initial, true);
+    let loose = Neighbours::new(&initial, false);
     for i in 0..blocks.len() {
         if initial[i] != Class::Short {
             continue;
         }
-        let (p, n) = (neighbour(i, false, true, &initial), neighbour(i, true, true, &initial));
+        let (p, n) = (strict.prev[i], strict.next[i]);
         revised[i] = if p == Class::Good && n == Class::Good {
             Class::Good
         } else if p == Class::Bad && n == Class::Bad {
             Class::Bad
-        } else if neighbour(i, false, false, &initial) == Class::NearGood || neighbour(i, true, false, &initial) == Class::NearGood {
+        } else if loose.prev[i] == Class::NearGood || loose.next[i] == Class::NearGood {
             Class::Good
         } else {
             Class::Bad
@@ -700,15 +696,46 @@ fn revise_from_context(blocks: &mut [Block]) {
     }
     // Then near-good blocks: body unless bad on both sides.
     let snapshot = revised.clone();
+    let strict = Neighbours::new(&snapshot, true);
     for i in 0..blocks.len() {
-        if snapshot[i] != Class::NearGood {
-            continue;
+        if snapshot[i] == Class::NearGood {
+            revised[i] = if strict.prev[i] == Class::Bad && strict.next[i] == Class::Bad { Class::Bad } else { Class::Good };
         }
-        let (p, n) = (neighbour(i, false, true, &snapshot), neighbour(i, true, true, &snapshot));
-        revised[i] = if p == Class::Bad && n == Class::Bad { Class::Bad } else { Class::Good };
     }
     for (b, c) in blocks.iter_mut().zip(revised) {
         b.class = c;
+    }
+}
+
+/// For every block, the class of the nearest block before and after it that
+/// is not short (nor near-good, when `skip_near_good`); the page's edges
+/// count as bad. Two linear passes: a page of hundreds of menu lines made the
+/// old per-block scan quadratic.
+struct Neighbours {
+    prev: Vec<Class>,
+    next: Vec<Class>,
+}
+
+impl Neighbours {
+    fn new(classes: &[Class], skip_near_good: bool) -> Neighbours {
+        let skip = |c: Class| c == Class::Short || (skip_near_good && c == Class::NearGood);
+        let mut prev = vec![Class::Bad; classes.len()];
+        let mut last = Class::Bad;
+        for (i, &c) in classes.iter().enumerate() {
+            prev[i] = last;
+            if !skip(c) {
+                last = c;
+            }
+        }
+        let mut next = vec![Class::Bad; classes.len()];
+        let mut last = Class::Bad;
+        for (i, &c) in classes.iter().enumerate().rev() {
+            next[i] = last;
+            if !skip(c) {
+                last = c;
+            }
+        }
+        Neighbours { prev, next }
     }
 }
 
