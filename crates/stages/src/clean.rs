@@ -123,7 +123,8 @@ pub struct BoilerplateStripper {
     rules: Vec<LexiconRule>,
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
-    stopwords: HashSet<String>,
+    /// xxh3 instead of SipHash: looked up for every word of every page.
+    stopwords: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,31 +355,22 @@ impl BoilerplateStripper {
     fn is_promo(&self, blocks: &[Block]) -> bool {
         const PROMO_MIN_TERMS: usize = 4;
         const PROMO_WORDS_PER_TERM: usize = 40;
-        let Some((ac, rule)) = &self.appeal else { return false };
-        let mut seen = vec![false; rule.terms.len()];
+        let Some((ac, _)) = &self.appeal else { return false };
+        let mut seen = 0u128;
         let (mut hits, mut words) = (0, 0);
         for b in blocks {
-            words += b.text.split_whitespace().count();
+            words += b.words;
             for m in ac.find_iter(b.text) {
                 hits += 1;
-                seen[m.pattern().as_usize()] = true;
+                seen |= 1u128 << (m.pattern().as_usize() % 128);
             }
         }
-        seen.iter().filter(|x| **x).count() >= PROMO_MIN_TERMS && hits * PROMO_WORDS_PER_TERM >= words
+        seen.count_ones() as usize >= PROMO_MIN_TERMS && hits * PROMO_WORDS_PER_TERM >= words
     }
 
     fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, Scope) {
         if let Some((ac, rule)) = &self.appeal {
-            let mut seen = vec![false; rule.terms.len()];
-            let mut distinct = 0;
-            for m in ac.find_iter(text) {
-                let i = m.pattern().as_usize();
-                if !seen[i] {
-                    seen[i] = true;
-                    distinct += 1;
-                }
-            }
-            if distinct >= rule.min_terms {
+            if distinct_terms(ac, text) >= rule.min_terms {
                 return (Some(rule.reason.as_str()), Scope::Block);
             }
         }
@@ -652,6 +644,16 @@ fn promote_near_good_runs(blocks: &mut [Block]) {
 /// Body text (bytes) that must precede a terminal marker for it to end the
 /// article.
 const MIN_BODY_BEFORE_TERMINAL: usize = 400;
+
+/// How many different appeal terms a text uses (terms beyond the 128th
+/// share bits; the lexicon's list is far shorter).
+fn distinct_terms(ac: &aho_corasick::AhoCorasick, text: &str) -> usize {
+    let mut seen = 0u128;
+    for m in ac.find_iter(text) {
+        seen |= 1u128 << (m.pattern().as_usize() % 128);
+    }
+    seen.count_ones() as usize
+}
 
 /// Below this stopword density a block is in a language our lists miss.
 const UNCOVERED_DENSITY: f64 = 0.05;
