@@ -180,6 +180,8 @@ pub struct Document {
     pub warnings: Vec<Warning>,
     /// Milliseconds per stage, in run order.
     pub timings: Vec<(String, f64)>,
+    /// Annotations of external programs (`exec` stages), by stage name.
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Document {
@@ -202,6 +204,7 @@ impl Document {
             boilerplate_removed: Vec::new(),
             warnings: Vec::new(),
             timings: Vec::new(),
+            extra: Default::default(),
         }
     }
 

@@ -73,6 +73,9 @@ pub fn document_event(doc: &Document, seq: i64, at: &str) -> Value {
     m.insert("story_id".into(), json!(doc.duplicate.as_ref().map(|d| d.doc_id.as_str()).unwrap_or(&doc.doc_id)));
     m.insert("boilerplate_removed".into(), json!(doc.boilerplate_removed));
     m.insert("warnings".into(), json!(doc.warnings));
+    if !doc.extra.is_empty() {
+        m.insert("extra".into(), json!(doc.extra));
+    }
     let timings: Map<String, Value> = doc.timings.iter().map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0))).collect();
     m.insert("timings_ms".into(), Value::Object(timings));
     Value::Object(m)

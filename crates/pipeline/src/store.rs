@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
         duplicate_kind TEXT,
         similarity  REAL,
         boilerplate_json TEXT NOT NULL DEFAULT '[]',
+        extra_json  TEXT,
         -- The story a report belongs to: its first report (duplicates point
         -- at their group's first, so this groups every copy of a story).
         story_id    TEXT GENERATED ALWAYS AS (coalesce(duplicate_of, doc_id)) VIRTUAL,
@@ -298,8 +299,8 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
     tx.prepare_cached(
         "INSERT INTO documents (doc_id, path, sha256, size, mtime, ingested_at, encoding, title, raw_text, text,
             language, language_confidence, published, published_source, published_after,
-            duplicate_of, duplicate_kind, similarity, status, seq, boilerplate_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+            duplicate_of, duplicate_kind, similarity, status, seq, boilerplate_json, extra_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
          ON CONFLICT(doc_id) DO NOTHING",
     )?
     .execute(params![
@@ -324,6 +325,7 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
         status,
         seq,
         serde_json::to_string(&doc.boilerplate_removed).unwrap_or_else(|_| "[]".into()),
+        (!doc.extra.is_empty()).then(|| serde_json::to_string(&doc.extra).unwrap_or_default()),
     ])?;
     // One upsert per distinct entity and spelling, then one row per mention.
     let mut ids: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();

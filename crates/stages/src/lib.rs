@@ -9,12 +9,14 @@
 //! | `dates` | [`dates::DateExtractor`] | parallel |
 //! | `entities` | [`entities::EntityTagger`] | parallel |
 //! | `dedup` | [`dedup::DuplicateDetector`] | ordered (needs history) |
+//! | `exec` | [`exec::ExternalProgram`] | parallel; runs the user's program over JSON lines |
 #![deny(missing_docs)]
 
 pub mod clean;
 pub mod dates;
 pub mod dedup;
 pub mod entities;
+pub mod exec;
 pub mod language;
 pub mod ner_model;
 
@@ -27,6 +29,7 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register("dates", dates::build);
     registry.register("entities", entities::build);
     registry.register("dedup", dedup::build);
+    registry.register("exec", exec::build);
 }
 
 /// A registry with every built-in stage.
