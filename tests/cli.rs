@@ -81,3 +81,32 @@ fn search_finds_cleaned_text() {
     let out = gleaner(&ws).args(["search", "\"appeared first on\""]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 result(s)"), "footers are not indexed");
 }
+
+#[test]
+fn exec_stage_adds_the_programs_answers() {
+    let ws = Workspace::new();
+    let config = format!(
+        r#"
+[data]
+dir = "{data}"
+
+[[stages]]
+type = "clean"
+[[stages]]
+type = "exec"
+name = "wordcount"
+command = ["sh", "-c", "while read line; do echo '{{\"words\": 42}}'; done"]
+"#,
+        data = ws.data().display()
+    );
+    std::fs::write(ws.config(), config).unwrap();
+    let input = ws.dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("a.txt"), report(3)).unwrap();
+    let out = gleaner(&ws).arg("ingest").arg(&input).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = ws.document_events();
+    assert_eq!(docs[0]["extra"]["wordcount"]["words"], 42);
+    let stored: String = ws.db().query_row("SELECT extra_json FROM documents", [], |r| r.get(0)).unwrap();
+    assert!(stored.contains("\"words\":42"), "{stored}");
+}
