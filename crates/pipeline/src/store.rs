@@ -286,10 +286,6 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The underlying connection, for read-only queries (search).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 /// Inserts a processed (or duplicate) document with all its annotations.
