@@ -119,7 +119,8 @@ fn real_main(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Config { action: ConfigAction::Check } => {
             let stages = registry.build(&config)?;
-            let names: Vec<&str> = stages.parallel.iter().map(|s| s.name()).chain(stages.ordered.iter().map(|s| s.name())).collect();
+            let names: Vec<&str> =
+                stages.parallel.iter().map(|s| s.name()).chain(stages.ordered.iter().map(|s| s.name())).collect();
             println!("{}: ok; stages: {}", config.origin, names.join(" -> "));
             println!("watch: {}  data: {}", config.watch.dir.display(), config.data.dir.display());
             Ok(std::process::ExitCode::SUCCESS)
@@ -242,7 +243,13 @@ fn search(config: &Config, query: &str, limit: usize) -> Result<std::process::Ex
     )?;
     let rows = st
         .query_map(rusqlite::params![query, limit as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .with_context(|| format!("search {query:?} failed (FTS5 syntax: words, \"phrases\", AND, OR, NOT, prefix*)"))?;

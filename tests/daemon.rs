@@ -31,10 +31,14 @@ fn samples_yield_one_event_each_and_one_row_each() {
     assert!(events.first().is_some_and(|e| e["type"] == "daemon.started"));
     assert_eq!(ws.count("SELECT count(*) FROM documents"), 5);
     // What was cut is queryable row by row, with its reason.
-    assert!(ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'footer' AND text LIKE 'The post %appeared first on%'") == 1);
+    assert!(
+        ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'footer' AND text LIKE 'The post %appeared first on%'") == 1
+    );
     assert!(ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'paywall'") >= 1);
     assert_eq!(ws.count("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'Izadi'"), 1);
-    assert!(ws.count("SELECT count(*) FROM mentions m JOIN entities e ON e.id = m.entity WHERE e.canonical = 'Yahya Sinwar'") >= 1);
+    assert!(
+        ws.count("SELECT count(*) FROM mentions m JOIN entities e ON e.id = m.entity WHERE e.canonical = 'Yahya Sinwar'") >= 1
+    );
     assert!(daemon.terminate().success());
 }
 
@@ -177,7 +181,8 @@ fn bad_input_fails_cleanly_and_the_files_behind_it_go_on() {
         assert!(by(n)["message"].as_str().unwrap().contains(n), "the message names the file");
     }
     assert_eq!(by("legacy.txt")["encoding"], "windows-1252");
-    let raw: String = ws.db().query_row("SELECT raw_text FROM documents WHERE path LIKE '%legacy.txt'", [], |r| r.get(0)).unwrap();
+    let raw: String =
+        ws.db().query_row("SELECT raw_text FROM documents WHERE path LIKE '%legacy.txt'", [], |r| r.get(0)).unwrap();
     assert!(raw.contains("minister’s “statement” surprised Zürich"), "{raw}");
     assert_eq!(by("utf16.txt")["type"], "document.processed");
     assert!(by("utf16.txt")["text"].as_str().unwrap().contains(report(2).lines().nth(2).unwrap()));

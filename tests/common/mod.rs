@@ -221,15 +221,53 @@ pub fn samples() -> Vec<(String, Vec<u8>)> {
 
 /// Base name of an event's source path.
 pub fn base(e: &Value) -> String {
-    Path::new(e["source"]["path"].as_str().unwrap_or("")).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    Path::new(e["source"]["path"].as_str().unwrap_or(""))
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A distinct synthetic report, long enough to be cleaned as body text:
 /// sentences drawn by a seeded generator, so no two reports share much.
 pub fn report(i: usize) -> String {
-    const SUBJECTS: &[&str] = &["The minister", "A spokesman for the army", "The opposition leader", "Local officials", "The central bank", "Aid workers", "The mayor of the city", "Two diplomats", "The court", "Farmers in the north", "The union", "Police officers"];
-    const VERBS: &[&str] = &["said that", "warned that", "denied that", "confirmed that", "argued that", "reported that", "told reporters that", "insisted that"];
-    const CLAUSES: &[&str] = &["the talks would resume in the spring", "prices of fuel had doubled since the summer", "the border crossing was closed again", "nobody had been arrested for the attack", "the new law would be challenged in court", "the harvest was the worst in a decade", "the ceasefire was holding in most areas", "the budget would be cut by a third", "schools in the region would reopen on Monday", "the strike would go on until the end of the month", "the water supply of the city was at risk", "a report on the incident would be published soon"];
+    const SUBJECTS: &[&str] = &[
+        "The minister",
+        "A spokesman for the army",
+        "The opposition leader",
+        "Local officials",
+        "The central bank",
+        "Aid workers",
+        "The mayor of the city",
+        "Two diplomats",
+        "The court",
+        "Farmers in the north",
+        "The union",
+        "Police officers",
+    ];
+    const VERBS: &[&str] = &[
+        "said that",
+        "warned that",
+        "denied that",
+        "confirmed that",
+        "argued that",
+        "reported that",
+        "told reporters that",
+        "insisted that",
+    ];
+    const CLAUSES: &[&str] = &[
+        "the talks would resume in the spring",
+        "prices of fuel had doubled since the summer",
+        "the border crossing was closed again",
+        "nobody had been arrested for the attack",
+        "the new law would be challenged in court",
+        "the harvest was the worst in a decade",
+        "the ceasefire was holding in most areas",
+        "the budget would be cut by a third",
+        "schools in the region would reopen on Monday",
+        "the strike would go on until the end of the month",
+        "the water supply of the city was at risk",
+        "a report on the incident would be published soon",
+    ];
     let mut state = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut pick = |n: usize| {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -239,7 +277,15 @@ pub fn report(i: usize) -> String {
     for _ in 0..4 {
         let mut para = Vec::new();
         for _ in 0..4 {
-            para.push(format!("{} {} {}, and {} {} {}.", SUBJECTS[pick(SUBJECTS.len())], VERBS[pick(VERBS.len())], CLAUSES[pick(CLAUSES.len())], SUBJECTS[pick(SUBJECTS.len())].to_lowercase(), VERBS[pick(VERBS.len())], CLAUSES[pick(CLAUSES.len())]));
+            para.push(format!(
+                "{} {} {}, and {} {} {}.",
+                SUBJECTS[pick(SUBJECTS.len())],
+                VERBS[pick(VERBS.len())],
+                CLAUSES[pick(CLAUSES.len())],
+                SUBJECTS[pick(SUBJECTS.len())].to_lowercase(),
+                VERBS[pick(VERBS.len())],
+                CLAUSES[pick(CLAUSES.len())]
+            ));
         }
         s += &para.join(" ");
         s += "\n\n";

@@ -225,10 +225,12 @@ impl Committer {
                             (event::document_event(doc, seq, &at).to_string(), kind, result)
                         }
                         Err(e) => {
-                            let message = format!("{}: {e}; the file is kept and will be retried when it changes", path.display());
+                            let message =
+                                format!("{}: {e}; the file is kept and will be retried when it changes", path.display());
                             store::insert_failure(&tx, path, Some(&doc.source), "stage_error", &message, seq, &at)?;
                             store::set_file_state(&tx, &doc.source, None, "failed", &at)?;
-                            let body = event::failed_event(path, Some(&doc.source), "stage_error", &message, seq, &at).to_string();
+                            let body =
+                                event::failed_event(path, Some(&doc.source), "stage_error", &message, seq, &at).to_string();
                             (body, "document.failed", Committed::Failed(path.clone(), "stage_error".into()))
                         }
                     };

@@ -33,11 +33,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Modification time in nanoseconds since the epoch, 0 when unknown.
 pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 /// Reads `path` (at most `max_bytes`) and decodes it. `root`, when given, is
@@ -49,11 +45,17 @@ pub fn read_document(path: &Path, root: Option<&Path>, max_bytes: u64) -> Result
             (Ok(real), Ok(root)) if !real.starts_with(&root) => {
                 return Err(Failure::new(
                     "outside_watch_dir",
-                    format!("{display} resolves to {} outside the watch folder; copy the file in instead of linking it", real.display()),
+                    format!(
+                        "{display} resolves to {} outside the watch folder; copy the file in instead of linking it",
+                        real.display()
+                    ),
                 ))
             }
             (Err(e), _) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Failure::new("vanished", format!("{display} was removed (or is a dangling link) before it could be read")))
+                return Err(Failure::new(
+                    "vanished",
+                    format!("{display} was removed (or is a dangling link) before it could be read"),
+                ))
             }
             _ => {}
         }
@@ -66,16 +68,23 @@ pub fn read_document(path: &Path, root: Option<&Path>, max_bytes: u64) -> Result
     if meta.len() > max_bytes {
         return Err(Failure::new(
             "too_large",
-            format!("{display} is {} bytes, over the limit of {max_bytes} (watch.max_file_bytes); raise the limit or split the file", meta.len()),
+            format!(
+                "{display} is {} bytes, over the limit of {max_bytes} (watch.max_file_bytes); raise the limit or split the file",
+                meta.len()
+            ),
         ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // Read one byte past the limit so a file that grew since stat is caught.
     file.by_ref().take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| io_failure(path, e))?;
     if bytes.len() as u64 > max_bytes {
-        return Err(Failure::new("too_large", format!("{display} is over the limit of {max_bytes} bytes (watch.max_file_bytes)")));
+        return Err(Failure::new(
+            "too_large",
+            format!("{display} is over the limit of {max_bytes} bytes (watch.max_file_bytes)"),
+        ));
     }
-    let source = Source { path: path.to_path_buf(), size: bytes.len() as u64, mtime_ns: mtime_ns(&meta), sha256: sha256_hex(&bytes) };
+    let source =
+        Source { path: path.to_path_buf(), size: bytes.len() as u64, mtime_ns: mtime_ns(&meta), sha256: sha256_hex(&bytes) };
     let (text, decoding) = decode(&bytes).map_err(|reason| match reason {
         "empty" => Failure::new("empty", format!("{display} is empty (or only whitespace); nothing to process")),
         _ => Failure::new("binary", format!("{display} looks like a binary file, not text; export the report as .txt")),
@@ -85,7 +94,9 @@ pub fn read_document(path: &Path, root: Option<&Path>, max_bytes: u64) -> Result
 
 fn io_failure(path: &Path, e: std::io::Error) -> Failure {
     match e.kind() {
-        std::io::ErrorKind::NotFound => Failure::new("vanished", format!("{} was removed before it could be read", path.display())),
+        std::io::ErrorKind::NotFound => {
+            Failure::new("vanished", format!("{} was removed before it could be read", path.display()))
+        }
         std::io::ErrorKind::PermissionDenied => Failure::new(
             "unreadable",
             format!("{} cannot be read (permission denied); make it readable by the gleaner user", path.display()),
@@ -143,8 +154,7 @@ fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 
 fn looks_binary(bytes: &[u8]) -> bool {
     let sample = &bytes[..bytes.len().min(8192)];
-    sample.contains(&0)
-        || sample.iter().filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b)).count() * 20 > sample.len()
+    sample.contains(&0) || sample.iter().filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b)).count() * 20 > sample.len()
 }
 
 fn control_ratio(text: &str) -> f64 {

@@ -76,7 +76,8 @@ pub fn document_event(doc: &Document, seq: i64, at: &str) -> Value {
     if !doc.extra.is_empty() {
         m.insert("extra".into(), json!(doc.extra));
     }
-    let timings: Map<String, Value> = doc.timings.iter().map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0))).collect();
+    let timings: Map<String, Value> =
+        doc.timings.iter().map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0))).collect();
     m.insert("timings_ms".into(), Value::Object(timings));
     Value::Object(m)
 }

@@ -211,8 +211,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         // FULL: a committed batch survives power loss, so an event already in
         // the NDJSON file can never be re-created after a crash.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(err)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(err)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
         if version > MIGRATIONS.len() as i64 {
             return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, known: MIGRATIONS.len() as i64 });
@@ -285,7 +284,6 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
-
 }
 
 /// Inserts a processed (or duplicate) document with all its annotations.
@@ -422,7 +420,15 @@ pub fn set_file_state_raw(
 }
 
 /// Appends one event to the outbox.
-pub fn insert_event(tx: &Tx, seq: i64, event_id: &str, kind: &str, doc_id: Option<&str>, at: &str, body: &str) -> rusqlite::Result<()> {
+pub fn insert_event(
+    tx: &Tx,
+    seq: i64,
+    event_id: &str,
+    kind: &str,
+    doc_id: Option<&str>,
+    at: &str,
+    body: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT INTO events (seq, event_id, type, doc_id, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![seq, event_id, kind, doc_id, at, body])?;
     Ok(())
@@ -438,7 +444,8 @@ pub struct SqlHistory<'a> {
 impl History for SqlHistory<'_> {
     fn get(&mut self, namespace: &str, key: &[u8]) -> Result<Vec<Vec<u8>>, HistoryError> {
         let run = || -> rusqlite::Result<Vec<Vec<u8>>> {
-            let mut st = self.tx.prepare_cached("SELECT value FROM stage_index WHERE namespace = ?1 AND key = ?2 ORDER BY rowid")?;
+            let mut st =
+                self.tx.prepare_cached("SELECT value FROM stage_index WHERE namespace = ?1 AND key = ?2 ORDER BY rowid")?;
             let rows = st.query_map(params![namespace, key], |r| r.get(0))?;
             rows.collect()
         };

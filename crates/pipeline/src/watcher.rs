@@ -118,7 +118,13 @@ pub async fn watch(
 
     let settle = Duration::from_millis(config.settle_ms);
     let write_idle = Duration::from_secs(config.write_idle_secs).max(settle);
-    let mut state = WatchState { pending: HashMap::new(), emitted: HashMap::new(), settle, write_idle, extensions: config.extensions.clone() };
+    let mut state = WatchState {
+        pending: HashMap::new(),
+        emitted: HashMap::new(),
+        settle,
+        write_idle,
+        extensions: config.extensions.clone(),
+    };
     // Start-up scan after the watch is in place, so nothing falls in between.
     let mut ready = state.reconcile(&dir);
     let mut tick = tokio::time::interval(Duration::from_millis((config.settle_ms / 4).clamp(20, 250)));
@@ -189,7 +195,10 @@ impl WatchState {
                 // Opens and reads (ours among them) change nothing.
                 continue;
             } else {
-                let writing = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any));
+                let writing = matches!(
+                    event.kind,
+                    EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any)
+                );
                 self.note(path.clone(), writing);
             }
         }

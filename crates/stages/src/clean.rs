@@ -563,7 +563,9 @@ fn looks_clean(blocks: &[Block]) -> bool {
         .filter(|b| {
             let t = strip_markup(b.text);
             // Score and table lines carry digits; menu entries do not.
-            t.split_whitespace().count() <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”']) && !t.chars().any(|c| c.is_ascii_digit())
+            t.split_whitespace().count() <= 3
+                && !t.ends_with(['.', '!', '?', ':', '"', '”'])
+                && !t.chars().any(|c| c.is_ascii_digit())
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
@@ -748,7 +750,9 @@ fn is_dense_script(c: char) -> bool {
 
 /// Drops markdown markers (`#`, `*`, `-`, bullets) around a line.
 fn strip_markup(line: &str) -> &str {
-    let t = line.trim_start_matches(|c: char| matches!(c, '#' | '*' | '-' | '•' | '▶' | '◆' | '>' | '|' | '·' | '+') || c.is_whitespace());
+    let t = line.trim_start_matches(|c: char| {
+        matches!(c, '#' | '*' | '-' | '•' | '▶' | '◆' | '>' | '|' | '·' | '+') || c.is_whitespace()
+    });
     t.trim_end_matches(|c: char| c == '*' || c.is_whitespace())
 }
 
@@ -759,10 +763,28 @@ fn looks_like_date_line(s: &str) -> bool {
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     let lower = s.to_lowercase();
     const MARKERS: [&str; 19] = [
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-        "april", "june", "july", "august", "september", "october", "november", "december", " am",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        " am",
     ];
-    (digits > 0 && digits * 2 >= letters) || (digits > 0 && s.split_whitespace().count() <= 7 && MARKERS.iter().any(|m| lower.contains(m)))
+    (digits > 0 && digits * 2 >= letters)
+        || (digits > 0 && s.split_whitespace().count() <= 7 && MARKERS.iter().any(|m| lower.contains(m)))
 }
 
 #[async_trait]
@@ -839,7 +861,8 @@ mod tests {
     fn german_body_with_german_furniture() {
         let p1 = "Die Regierung hat am Montag angekündigt, dass sie die umstrittenen Pläne trotz der Proteste nicht ändern werde, die seit Wochen in der Hauptstadt stattfinden und an denen sich immer mehr Menschen beteiligen.";
         let p2 = "Die Opposition forderte Neuwahlen und sagte, sie werde den Druck aufrechterhalten, bis die Regierung zu Gesprächen über die Zukunft des Landes bereit sei, was diese bisher abgelehnt hat.";
-        let raw = format!("Regierung hält an Plänen fest\n\nTeilen\n\n{p1}\n\n{p2}\n\nMehr zum Thema\n\nAlle Rechte vorbehalten\n");
+        let raw =
+            format!("Regierung hält an Plänen fest\n\nTeilen\n\n{p1}\n\n{p2}\n\nMehr zum Thema\n\nAlle Rechte vorbehalten\n");
         let (_, text, _) = stripper().clean(&raw);
         assert_eq!(text, format!("{p1}\n\n{p2}"));
     }
@@ -872,7 +895,9 @@ mod tests {
             patterns: vec!["^sponsored by acme".into()],
         });
         let s = BoilerplateStripper::new(config).unwrap();
-        let raw = format!("Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nSponsored by ACME corporation and friends\n\n{BODY1} Again.\n");
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nSponsored by ACME corporation and friends\n\n{BODY1} Again.\n"
+        );
         let (_, text, _) = s.clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"));
     }

@@ -46,39 +46,159 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// Shared spellings (`april`, `mai`) agree on the month.
 const MONTHS: &[(&str, u32)] = &[
     // English
-    ("january", 1), ("february", 2), ("march", 3), ("april", 4), ("may", 5), ("june", 6), ("july", 7), ("august", 8),
-    ("september", 9), ("october", 10), ("november", 11), ("december", 12), ("jan", 1), ("feb", 2), ("mar", 3), ("apr", 4),
-    ("jun", 6), ("jul", 7), ("aug", 8), ("sep", 9), ("sept", 9), ("oct", 10), ("nov", 11), ("dec", 12),
+    ("january", 1),
+    ("february", 2),
+    ("march", 3),
+    ("april", 4),
+    ("may", 5),
+    ("june", 6),
+    ("july", 7),
+    ("august", 8),
+    ("september", 9),
+    ("october", 10),
+    ("november", 11),
+    ("december", 12),
+    ("jan", 1),
+    ("feb", 2),
+    ("mar", 3),
+    ("apr", 4),
+    ("jun", 6),
+    ("jul", 7),
+    ("aug", 8),
+    ("sep", 9),
+    ("sept", 9),
+    ("oct", 10),
+    ("nov", 11),
+    ("dec", 12),
     // German
-    ("januar", 1), ("jänner", 1), ("februar", 2), ("märz", 3), ("mai", 5), ("juni", 6), ("juli", 7), ("oktober", 10),
-    ("dezember", 12), ("okt", 10), ("dez", 12),
+    ("januar", 1),
+    ("jänner", 1),
+    ("februar", 2),
+    ("märz", 3),
+    ("mai", 5),
+    ("juni", 6),
+    ("juli", 7),
+    ("oktober", 10),
+    ("dezember", 12),
+    ("okt", 10),
+    ("dez", 12),
     // French
-    ("janvier", 1), ("février", 2), ("mars", 3), ("avril", 4), ("juin", 6), ("juillet", 7), ("août", 8), ("septembre", 9),
-    ("octobre", 10), ("novembre", 11), ("décembre", 12), ("janv", 1), ("févr", 2), ("avr", 4), ("juil", 7), ("déc", 12),
+    ("janvier", 1),
+    ("février", 2),
+    ("mars", 3),
+    ("avril", 4),
+    ("juin", 6),
+    ("juillet", 7),
+    ("août", 8),
+    ("septembre", 9),
+    ("octobre", 10),
+    ("novembre", 11),
+    ("décembre", 12),
+    ("janv", 1),
+    ("févr", 2),
+    ("avr", 4),
+    ("juil", 7),
+    ("déc", 12),
     // Spanish
-    ("enero", 1), ("febrero", 2), ("marzo", 3), ("abril", 4), ("mayo", 5), ("junio", 6), ("julio", 7), ("agosto", 8),
-    ("septiembre", 9), ("setiembre", 9), ("octubre", 10), ("noviembre", 11), ("diciembre", 12),
+    ("enero", 1),
+    ("febrero", 2),
+    ("marzo", 3),
+    ("abril", 4),
+    ("mayo", 5),
+    ("junio", 6),
+    ("julio", 7),
+    ("agosto", 8),
+    ("septiembre", 9),
+    ("setiembre", 9),
+    ("octubre", 10),
+    ("noviembre", 11),
+    ("diciembre", 12),
     // Italian
-    ("gennaio", 1), ("febbraio", 2), ("aprile", 4), ("maggio", 5), ("giugno", 6), ("luglio", 7), ("settembre", 9),
-    ("ottobre", 10), ("dicembre", 12),
+    ("gennaio", 1),
+    ("febbraio", 2),
+    ("aprile", 4),
+    ("maggio", 5),
+    ("giugno", 6),
+    ("luglio", 7),
+    ("settembre", 9),
+    ("ottobre", 10),
+    ("dicembre", 12),
     // Portuguese
-    ("janeiro", 1), ("fevereiro", 2), ("março", 3), ("maio", 5), ("junho", 6), ("julho", 7), ("setembro", 9),
-    ("outubro", 10), ("dezembro", 12),
+    ("janeiro", 1),
+    ("fevereiro", 2),
+    ("março", 3),
+    ("maio", 5),
+    ("junho", 6),
+    ("julho", 7),
+    ("setembro", 9),
+    ("outubro", 10),
+    ("dezembro", 12),
     // Dutch, Indonesian, Scandinavian
-    ("januari", 1), ("februari", 2), ("maart", 3), ("mei", 5), ("augustus", 8), ("maret", 3), ("agustus", 8),
-    ("desember", 12), ("januar", 1), ("marts", 3), ("maj", 5), ("augusti", 8), ("desember", 12),
+    ("januari", 1),
+    ("februari", 2),
+    ("maart", 3),
+    ("mei", 5),
+    ("augustus", 8),
+    ("maret", 3),
+    ("agustus", 8),
+    ("desember", 12),
+    ("januar", 1),
+    ("marts", 3),
+    ("maj", 5),
+    ("augusti", 8),
+    ("desember", 12),
     // Turkish
-    ("ocak", 1), ("şubat", 2), ("mart", 3), ("nisan", 4), ("mayıs", 5), ("haziran", 6), ("temmuz", 7), ("ağustos", 8),
-    ("eylül", 9), ("ekim", 10), ("kasım", 11), ("aralık", 12),
+    ("ocak", 1),
+    ("şubat", 2),
+    ("mart", 3),
+    ("nisan", 4),
+    ("mayıs", 5),
+    ("haziran", 6),
+    ("temmuz", 7),
+    ("ağustos", 8),
+    ("eylül", 9),
+    ("ekim", 10),
+    ("kasım", 11),
+    ("aralık", 12),
     // Finnish (partitive, as in dates)
-    ("tammikuuta", 1), ("helmikuuta", 2), ("maaliskuuta", 3), ("huhtikuuta", 4), ("toukokuuta", 5), ("kesäkuuta", 6),
-    ("heinäkuuta", 7), ("elokuuta", 8), ("syyskuuta", 9), ("lokakuuta", 10), ("marraskuuta", 11), ("joulukuuta", 12),
+    ("tammikuuta", 1),
+    ("helmikuuta", 2),
+    ("maaliskuuta", 3),
+    ("huhtikuuta", 4),
+    ("toukokuuta", 5),
+    ("kesäkuuta", 6),
+    ("heinäkuuta", 7),
+    ("elokuuta", 8),
+    ("syyskuuta", 9),
+    ("lokakuuta", 10),
+    ("marraskuuta", 11),
+    ("joulukuuta", 12),
     // Russian (genitive, as in dates)
-    ("января", 1), ("февраля", 2), ("марта", 3), ("апреля", 4), ("мая", 5), ("июня", 6), ("июля", 7), ("августа", 8),
-    ("сентября", 9), ("октября", 10), ("ноября", 11), ("декабря", 12),
+    ("января", 1),
+    ("февраля", 2),
+    ("марта", 3),
+    ("апреля", 4),
+    ("мая", 5),
+    ("июня", 6),
+    ("июля", 7),
+    ("августа", 8),
+    ("сентября", 9),
+    ("октября", 10),
+    ("ноября", 11),
+    ("декабря", 12),
     // Arabic (Gregorian month names)
-    ("يناير", 1), ("فبراير", 2), ("مارس", 3), ("أبريل", 4), ("مايو", 5), ("يونيو", 6), ("يوليو", 7), ("أغسطس", 8),
-    ("سبتمبر", 9), ("أكتوبر", 10), ("نوفمبر", 11), ("ديسمبر", 12),
+    ("يناير", 1),
+    ("فبراير", 2),
+    ("مارس", 3),
+    ("أبريل", 4),
+    ("مايو", 5),
+    ("يونيو", 6),
+    ("يوليو", 7),
+    ("أغسطس", 8),
+    ("سبتمبر", 9),
+    ("أكتوبر", 10),
+    ("نوفمبر", 11),
+    ("ديسمبر", 12),
 ];
 
 const WEEKDAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo";
@@ -96,34 +216,86 @@ enum OtherCalendar {
 /// is a prefix of another. Hebrew numbers are civil months of a common year
 /// (Tishrei = 1); `Adar I` / `Adar II` are resolved for leap years.
 const OTHER_MONTHS: &[(&str, OtherCalendar, u8)] = &[
-    ("Marcheshvan", OtherCalendar::Hebrew, 2), ("Cheshvan", OtherCalendar::Hebrew, 2), ("Heshvan", OtherCalendar::Hebrew, 2),
-    ("Tishrei", OtherCalendar::Hebrew, 1), ("Tishri", OtherCalendar::Hebrew, 1), ("Kislev", OtherCalendar::Hebrew, 3),
-    ("Tevet", OtherCalendar::Hebrew, 4), ("Shevat", OtherCalendar::Hebrew, 5), ("Shvat", OtherCalendar::Hebrew, 5),
-    ("Adar II", OtherCalendar::Hebrew, 7), ("Adar I", OtherCalendar::Hebrew, 6), ("Adar", OtherCalendar::Hebrew, 6),
-    ("Nisan", OtherCalendar::Hebrew, 7), ("Iyar", OtherCalendar::Hebrew, 8), ("Sivan", OtherCalendar::Hebrew, 9),
-    ("Tammuz", OtherCalendar::Hebrew, 10), ("Elul", OtherCalendar::Hebrew, 12), ("Av", OtherCalendar::Hebrew, 11),
-    ("Farvardin", OtherCalendar::Persian, 1), ("Ordibehesht", OtherCalendar::Persian, 2), ("Khordad", OtherCalendar::Persian, 3),
-    ("Tir", OtherCalendar::Persian, 4), ("Amordad", OtherCalendar::Persian, 5), ("Mordad", OtherCalendar::Persian, 5),
-    ("Shahrivar", OtherCalendar::Persian, 6), ("Mehr", OtherCalendar::Persian, 7), ("Aban", OtherCalendar::Persian, 8),
-    ("Azar", OtherCalendar::Persian, 9), ("Dey", OtherCalendar::Persian, 10), ("Bahman", OtherCalendar::Persian, 11),
+    ("Marcheshvan", OtherCalendar::Hebrew, 2),
+    ("Cheshvan", OtherCalendar::Hebrew, 2),
+    ("Heshvan", OtherCalendar::Hebrew, 2),
+    ("Tishrei", OtherCalendar::Hebrew, 1),
+    ("Tishri", OtherCalendar::Hebrew, 1),
+    ("Kislev", OtherCalendar::Hebrew, 3),
+    ("Tevet", OtherCalendar::Hebrew, 4),
+    ("Shevat", OtherCalendar::Hebrew, 5),
+    ("Shvat", OtherCalendar::Hebrew, 5),
+    ("Adar II", OtherCalendar::Hebrew, 7),
+    ("Adar I", OtherCalendar::Hebrew, 6),
+    ("Adar", OtherCalendar::Hebrew, 6),
+    ("Nisan", OtherCalendar::Hebrew, 7),
+    ("Iyar", OtherCalendar::Hebrew, 8),
+    ("Sivan", OtherCalendar::Hebrew, 9),
+    ("Tammuz", OtherCalendar::Hebrew, 10),
+    ("Elul", OtherCalendar::Hebrew, 12),
+    ("Av", OtherCalendar::Hebrew, 11),
+    ("Farvardin", OtherCalendar::Persian, 1),
+    ("Ordibehesht", OtherCalendar::Persian, 2),
+    ("Khordad", OtherCalendar::Persian, 3),
+    ("Tir", OtherCalendar::Persian, 4),
+    ("Amordad", OtherCalendar::Persian, 5),
+    ("Mordad", OtherCalendar::Persian, 5),
+    ("Shahrivar", OtherCalendar::Persian, 6),
+    ("Mehr", OtherCalendar::Persian, 7),
+    ("Aban", OtherCalendar::Persian, 8),
+    ("Azar", OtherCalendar::Persian, 9),
+    ("Dey", OtherCalendar::Persian, 10),
+    ("Bahman", OtherCalendar::Persian, 11),
     ("Esfand", OtherCalendar::Persian, 12),
-    ("فروردین", OtherCalendar::Persian, 1), ("اردیبهشت", OtherCalendar::Persian, 2), ("خرداد", OtherCalendar::Persian, 3),
-    ("تیر", OtherCalendar::Persian, 4), ("مرداد", OtherCalendar::Persian, 5), ("شهریور", OtherCalendar::Persian, 6),
-    ("مهر", OtherCalendar::Persian, 7), ("آبان", OtherCalendar::Persian, 8), ("آذر", OtherCalendar::Persian, 9),
-    ("دی", OtherCalendar::Persian, 10), ("بهمن", OtherCalendar::Persian, 11), ("اسفند", OtherCalendar::Persian, 12),
-    ("Muharram", OtherCalendar::Hijri, 1), ("Safar", OtherCalendar::Hijri, 2), ("Rabi al-Awwal", OtherCalendar::Hijri, 3),
-    ("Rabi' al-Awwal", OtherCalendar::Hijri, 3), ("Rabi I", OtherCalendar::Hijri, 3), ("Rabi al-Thani", OtherCalendar::Hijri, 4),
-    ("Rabi' al-Thani", OtherCalendar::Hijri, 4), ("Rabi II", OtherCalendar::Hijri, 4), ("Jumada al-Awwal", OtherCalendar::Hijri, 5),
-    ("Jumada I", OtherCalendar::Hijri, 5), ("Jumada al-Thani", OtherCalendar::Hijri, 6), ("Jumada al-Akhirah", OtherCalendar::Hijri, 6),
-    ("Jumada II", OtherCalendar::Hijri, 6), ("Rajab", OtherCalendar::Hijri, 7), ("Sha'ban", OtherCalendar::Hijri, 8),
-    ("Shaban", OtherCalendar::Hijri, 8), ("Ramadan", OtherCalendar::Hijri, 9), ("Ramazan", OtherCalendar::Hijri, 9),
-    ("Shawwal", OtherCalendar::Hijri, 10), ("Dhu al-Qadah", OtherCalendar::Hijri, 11), ("Dhu al-Qi'dah", OtherCalendar::Hijri, 11),
-    ("Dhu al-Hijjah", OtherCalendar::Hijri, 12), ("Dhul Hijjah", OtherCalendar::Hijri, 12),
-    ("محرم", OtherCalendar::Hijri, 1), ("صفر", OtherCalendar::Hijri, 2), ("ربيع الأول", OtherCalendar::Hijri, 3),
-    ("ربيع الثاني", OtherCalendar::Hijri, 4), ("ربيع الآخر", OtherCalendar::Hijri, 4), ("جمادى الأولى", OtherCalendar::Hijri, 5),
-    ("جمادى الآخرة", OtherCalendar::Hijri, 6), ("جمادى الثانية", OtherCalendar::Hijri, 6), ("رجب", OtherCalendar::Hijri, 7),
-    ("شعبان", OtherCalendar::Hijri, 8), ("رمضان", OtherCalendar::Hijri, 9), ("شوال", OtherCalendar::Hijri, 10),
-    ("ذو القعدة", OtherCalendar::Hijri, 11), ("ذو الحجة", OtherCalendar::Hijri, 12),
+    ("فروردین", OtherCalendar::Persian, 1),
+    ("اردیبهشت", OtherCalendar::Persian, 2),
+    ("خرداد", OtherCalendar::Persian, 3),
+    ("تیر", OtherCalendar::Persian, 4),
+    ("مرداد", OtherCalendar::Persian, 5),
+    ("شهریور", OtherCalendar::Persian, 6),
+    ("مهر", OtherCalendar::Persian, 7),
+    ("آبان", OtherCalendar::Persian, 8),
+    ("آذر", OtherCalendar::Persian, 9),
+    ("دی", OtherCalendar::Persian, 10),
+    ("بهمن", OtherCalendar::Persian, 11),
+    ("اسفند", OtherCalendar::Persian, 12),
+    ("Muharram", OtherCalendar::Hijri, 1),
+    ("Safar", OtherCalendar::Hijri, 2),
+    ("Rabi al-Awwal", OtherCalendar::Hijri, 3),
+    ("Rabi' al-Awwal", OtherCalendar::Hijri, 3),
+    ("Rabi I", OtherCalendar::Hijri, 3),
+    ("Rabi al-Thani", OtherCalendar::Hijri, 4),
+    ("Rabi' al-Thani", OtherCalendar::Hijri, 4),
+    ("Rabi II", OtherCalendar::Hijri, 4),
+    ("Jumada al-Awwal", OtherCalendar::Hijri, 5),
+    ("Jumada I", OtherCalendar::Hijri, 5),
+    ("Jumada al-Thani", OtherCalendar::Hijri, 6),
+    ("Jumada al-Akhirah", OtherCalendar::Hijri, 6),
+    ("Jumada II", OtherCalendar::Hijri, 6),
+    ("Rajab", OtherCalendar::Hijri, 7),
+    ("Sha'ban", OtherCalendar::Hijri, 8),
+    ("Shaban", OtherCalendar::Hijri, 8),
+    ("Ramadan", OtherCalendar::Hijri, 9),
+    ("Ramazan", OtherCalendar::Hijri, 9),
+    ("Shawwal", OtherCalendar::Hijri, 10),
+    ("Dhu al-Qadah", OtherCalendar::Hijri, 11),
+    ("Dhu al-Qi'dah", OtherCalendar::Hijri, 11),
+    ("Dhu al-Hijjah", OtherCalendar::Hijri, 12),
+    ("Dhul Hijjah", OtherCalendar::Hijri, 12),
+    ("محرم", OtherCalendar::Hijri, 1),
+    ("صفر", OtherCalendar::Hijri, 2),
+    ("ربيع الأول", OtherCalendar::Hijri, 3),
+    ("ربيع الثاني", OtherCalendar::Hijri, 4),
+    ("ربيع الآخر", OtherCalendar::Hijri, 4),
+    ("جمادى الأولى", OtherCalendar::Hijri, 5),
+    ("جمادى الآخرة", OtherCalendar::Hijri, 6),
+    ("جمادى الثانية", OtherCalendar::Hijri, 6),
+    ("رجب", OtherCalendar::Hijri, 7),
+    ("شعبان", OtherCalendar::Hijri, 8),
+    ("رمضان", OtherCalendar::Hijri, 9),
+    ("شوال", OtherCalendar::Hijri, 10),
+    ("ذو القعدة", OtherCalendar::Hijri, 11),
+    ("ذو الحجة", OtherCalendar::Hijri, 12),
 ];
 
 /// Converts a Hebrew, Persian or Hijri date to ISO with ICU4X's calendars.
@@ -164,14 +336,50 @@ fn other_calendar_to_iso(calendar: OtherCalendar, year: i32, month: u8, day: u8,
 /// The first `STRONG_CUES` are explicit ("Published"); the rest (a byline's
 /// "by") only hint.
 const PUBLISHED_CUES: &[&str] = &[
-    "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato", "gepubliceerd", "yayınlanma", "dipublikasikan",
-    "diterbitkan", "опубликовано", "publisert", "publicerad", "publiceret", "udgivet", "julkaistu", "opublikowano", "objavljeno",
-    "date:", "datum:", "fecha:", "data:", "by ", "von ", "par ", "por ",
+    "published",
+    "posted",
+    "veröffentlicht",
+    "publié",
+    "publicado",
+    "pubblicato",
+    "gepubliceerd",
+    "yayınlanma",
+    "dipublikasikan",
+    "diterbitkan",
+    "опубликовано",
+    "publisert",
+    "publicerad",
+    "publiceret",
+    "udgivet",
+    "julkaistu",
+    "opublikowano",
+    "objavljeno",
+    "date:",
+    "datum:",
+    "fecha:",
+    "data:",
+    "by ",
+    "von ",
+    "par ",
+    "por ",
 ];
 const STRONG_CUES: usize = 18;
 const UPDATED_CUES: &[&str] = &[
-    "updated", "aktualisiert", "mis à jour", "modifié", "actualizado", "aggiornato", "modifica", "atualizado", "güncelleme",
-    "diperbarui", "обновлено", "oppdatert", "uppdaterad", "opdateret", "last modified",
+    "updated",
+    "aktualisiert",
+    "mis à jour",
+    "modifié",
+    "actualizado",
+    "aggiornato",
+    "modifica",
+    "atualizado",
+    "güncelleme",
+    "diperbarui",
+    "обновлено",
+    "oppdatert",
+    "uppdaterad",
+    "opdateret",
+    "last modified",
 ];
 
 /// The dates stage.
@@ -215,7 +423,8 @@ impl DateExtractor {
         names.dedup();
         let month = names.iter().map(|n| regex::escape(n)).collect::<Vec<_>>().join("|");
         // Roomy lazy-DFA caches: the month alternations are large.
-        let r = |p: String| regex::RegexBuilder::new(&p).dfa_size_limit(32 << 20).size_limit(32 << 20).build().expect("date pattern");
+        let r =
+            |p: String| regex::RegexBuilder::new(&p).dfa_size_limit(32 << 20).size_limit(32 << 20).build().expect("date pattern");
         DateExtractor {
             // No Unicode `\b` in these patterns: it makes the regex engine
             // leave its DFA on non-ASCII text. Word boundaries around names
@@ -227,7 +436,9 @@ impl DateExtractor {
                 r"(?i)(?:(?P<wd>{WEEKDAYS})\.?,?\s+)?(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.|º)?\s+(?:de\s+|of\s+)?(?P<m>{month})\.?(?:,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b))?"
             )),
             iso: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})".into()),
-            numeric: r(r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-]) ?(?P<b>\d{1,2})(?P<sep2>[./-]) ?(?P<y>(?:19|20)\d{2})(?-u:\b)".into()),
+            numeric: r(
+                r"(?-u:\b)(?P<a>\d{1,2})(?P<sep>[./-]) ?(?P<b>\d{1,2})(?P<sep2>[./-]) ?(?P<y>(?:19|20)\d{2})(?-u:\b)".into()
+            ),
             year_first: r(r"(?-u:\b)(?P<y>(?:19|20)\d{2})(?:/|\.\s?)(?P<m>\d{1,2})(?:/|\.\s?)(?P<d>\d{1,2})(?-u:\b)".into()),
             cjk: r(r"(?P<y>(?:19|20)\d{2})\s?[年년]\s?(?P<m>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})\s?[日일]".into()),
             month_year: r(format!(r"(?i)(?P<m>{month})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d{{2}})(?-u:\b)")),
@@ -289,7 +500,15 @@ impl DateExtractor {
                 continue;
             }
             let (a, b) = (num(&c, "a").unwrap_or(0), num(&c, "b").unwrap_or(0));
-            let (d, m) = if a > 12 { (a, b) } else if b > 12 { (b, a) } else if self.config.day_first { (a, b) } else { (b, a) };
+            let (d, m) = if a > 12 {
+                (a, b)
+            } else if b > 12 {
+                (b, a)
+            } else if self.config.day_first {
+                (a, b)
+            } else {
+                (b, a)
+            };
             push(&mut found, &c, 1, num(&c, "y").map(|y| y as i32), Some(m), Some(d), None);
         }
         for c in self.month_day_year.captures_iter(text) {
@@ -362,7 +581,9 @@ impl DateExtractor {
         for c in self.other_calendar.captures_iter(text) {
             let whole = c.get(0).expect("match");
             let name = c["m"].to_lowercase();
-            let Some(&(spelled, calendar, month)) = OTHER_MONTHS.iter().find(|(n, _, _)| n.to_lowercase() == name) else { continue };
+            let Some(&(spelled, calendar, month)) = OTHER_MONTHS.iter().find(|(n, _, _)| n.to_lowercase() == name) else {
+                continue;
+            };
             let (Ok(day), Ok(year)) = (c["d"].parse::<u8>(), c["y"].parse::<i32>()) else { continue };
             let Some(date) = other_calendar_to_iso(calendar, year, month, day, spelled == "Adar II") else { continue };
             out.push(DateMention {
@@ -550,7 +771,15 @@ fn body_start(raw: &str, text: &str) -> Option<usize> {
     raw[..limit].rfind(first.as_str()).or_else(|| raw.find(first.as_str()))
 }
 
-fn push(found: &mut Vec<Found>, c: &Captures, priority: u8, year: Option<i32>, month: Option<u32>, day: Option<u32>, weekday: Option<chrono::Weekday>) {
+fn push(
+    found: &mut Vec<Found>,
+    c: &Captures,
+    priority: u8,
+    year: Option<i32>,
+    month: Option<u32>,
+    day: Option<u32>,
+    weekday: Option<chrono::Weekday>,
+) {
     let Some(month) = month.filter(|m| (1..=12).contains(m)) else { return };
     if day.is_some_and(|d| !(1..=31).contains(&d)) {
         return;
@@ -570,7 +799,8 @@ fn word_bounded(text: &str, c: &Captures) -> bool {
 }
 
 fn parse_count(s: &str) -> Option<u32> {
-    const WORDS: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+    const WORDS: [&str; 13] =
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
     let s = s.to_lowercase();
     match s.as_str() {
         "a" | "an" => Some(1),
@@ -685,7 +915,12 @@ mod tests {
             ("October 20th, 2017", "2017-10-20"),
         ];
         for (text, want) in cases {
-            assert_eq!(values(text, None), vec![want.to_string()], "{text}: {:?}", DateExtractor::new(DatesConfig::default()).find_all(text).len());
+            assert_eq!(
+                values(text, None),
+                vec![want.to_string()],
+                "{text}: {:?}",
+                DateExtractor::new(DatesConfig::default()).find_all(text).len()
+            );
         }
     }
 
@@ -727,7 +962,8 @@ mod tests {
     #[test]
     fn no_false_dates() {
         assert_eq!(values("miércoles, 5 de abril de 2023", None), vec!["2023-04-05"]);
-        for text in ["100M", "73 20", "2,000 operatives", "call 555-1234-5678", "won 3-1 on", "they may 5 times", "version 1.2.3"] {
+        for text in ["100M", "73 20", "2,000 operatives", "call 555-1234-5678", "won 3-1 on", "they may 5 times", "version 1.2.3"]
+        {
             assert!(values(text, Some(2020)).is_empty(), "{text}: {:?}", values(text, Some(2020)));
         }
     }

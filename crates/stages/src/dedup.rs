@@ -65,7 +65,10 @@ impl DuplicateDetector {
     /// persist across restarts and must stay comparable).
     pub fn new(config: DedupConfig) -> Result<DuplicateDetector, String> {
         if config.bands * config.rows != config.permutations {
-            return Err(format!("bands ({}) x rows ({}) must equal permutations ({})", config.bands, config.rows, config.permutations));
+            return Err(format!(
+                "bands ({}) x rows ({}) must equal permutations ({})",
+                config.bands, config.rows, config.permutations
+            ));
         }
         if !(0.0..=1.0).contains(&config.threshold) || config.shingle_words == 0 {
             return Err("threshold must be in [0, 1] and shingle_words at least 1".into());
@@ -139,7 +142,8 @@ impl DuplicateDetector {
                 let root = self.root_of(cand, history)?;
                 let root_id = String::from_utf8_lossy(&root).into_owned();
                 let path = history.path_of(&root_id)?.unwrap_or_default();
-                doc.duplicate = Some(Duplicate { doc_id: root_id, path, kind: kind.clone(), similarity: (sim * 1000.0).round() / 1000.0 });
+                doc.duplicate =
+                    Some(Duplicate { doc_id: root_id, path, kind: kind.clone(), similarity: (sim * 1000.0).round() / 1000.0 });
                 root
             }
             None => id.clone(),
@@ -209,7 +213,13 @@ mod tests {
     fn article(seed: u64, paragraphs: u64) -> String {
         let words: Vec<&str> = "minister said government plans protest capital talks opposition election country week police report crowd leader law army border trade court judge vote party bank market price oil gas water city village school hospital doctor children family mother father house road bridge river storm fire rain winter summer night morning officials agency company workers union strike".split(' ').collect();
         (0..paragraphs)
-            .map(|p| (0..40u64).map(|i| words[(xxh3_64(&[seed, p, i].map(|x| x as u8)) % words.len() as u64) as usize]).collect::<Vec<_>>().join(" ") + ".")
+            .map(|p| {
+                (0..40u64)
+                    .map(|i| words[(xxh3_64(&[seed, p, i].map(|x| x as u8)) % words.len() as u64) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + "."
+            })
             .collect::<Vec<_>>()
             .join("\n\n")
     }

@@ -11,10 +11,10 @@
 //! A surname alone resolves to the full name seen earlier in the same report,
 //! never to a person of another report.
 
+use crate::ner_model::{label_type, tokenize, Model};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use gleaner_pipeline::document::EntityMention;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
-use crate::ner_model::{label_type, tokenize, Model};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,10 +81,59 @@ pub struct EntityTagger {
 
 /// Titles and ranks that may stick to the front of a name.
 const TITLES: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Dr", "Prof", "President", "Gen", "General", "Lt", "Col", "Colonel", "Maj", "Major", "Capt", "Captain",
-    "Sgt", "Adm", "Admiral", "Sheikh", "Sheik", "Ayatollah", "Imam", "Rabbi", "Rev", "Pope", "King", "Queen", "Prince",
-    "Princess", "Sir", "Lord", "Lady", "Senator", "Sen", "Rep", "Governor", "Gov", "Mayor", "Judge", "Justice", "Chancellor",
-    "Secretary", "Ambassador", "Chairman", "Commander", "Chief", "Emir", "Sultan", "Speaker", "Minister", "Premier", "Haj", "Hajj",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    "Prof",
+    "President",
+    "Gen",
+    "General",
+    "Lt",
+    "Col",
+    "Colonel",
+    "Maj",
+    "Major",
+    "Capt",
+    "Captain",
+    "Sgt",
+    "Adm",
+    "Admiral",
+    "Sheikh",
+    "Sheik",
+    "Ayatollah",
+    "Imam",
+    "Rabbi",
+    "Rev",
+    "Pope",
+    "King",
+    "Queen",
+    "Prince",
+    "Princess",
+    "Sir",
+    "Lord",
+    "Lady",
+    "Senator",
+    "Sen",
+    "Rep",
+    "Governor",
+    "Gov",
+    "Mayor",
+    "Judge",
+    "Justice",
+    "Chancellor",
+    "Secretary",
+    "Ambassador",
+    "Chairman",
+    "Commander",
+    "Chief",
+    "Emir",
+    "Sultan",
+    "Speaker",
+    "Minister",
+    "Premier",
+    "Haj",
+    "Hajj",
 ];
 
 impl EntityTagger {
@@ -127,7 +176,8 @@ impl EntityTagger {
         let model = match &config.model {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?;
-                Model::read(std::io::BufReader::new(f)).map_err(|e| format!("model {}: {e}; rebuild it with train-ner", p.display()))?
+                Model::read(std::io::BufReader::new(f))
+                    .map_err(|e| format!("model {}: {e}; rebuild it with train-ner", p.display()))?
             }
             None => Model::read(BUILTIN_MODEL).map_err(|e| format!("built-in model: {e}"))?,
         };
@@ -221,7 +271,14 @@ impl EntityTagger {
                     persons.push((name.to_string(), canonical.clone()));
                 }
                 taken.push((s, e));
-                mentions.push(EntityMention { text: name.to_string(), kind: kind.into(), canonical, field: "text".into(), start: s, end: e });
+                mentions.push(EntityMention {
+                    text: name.to_string(),
+                    kind: kind.into(),
+                    canonical,
+                    field: "text".into(),
+                    start: s,
+                    end: e,
+                });
             }
         }
         mentions.sort_by_key(|m| m.start);

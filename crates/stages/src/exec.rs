@@ -160,20 +160,32 @@ impl Stage for ExternalProgram {
             }
             Err(_) => {
                 *guard = None;
-                return Err(self.fail(format!("no answer within {} ms (timeout_ms); the program is restarted", self.config.timeout_ms)));
+                return Err(
+                    self.fail(format!("no answer within {} ms (timeout_ms); the program is restarted", self.config.timeout_ms))
+                );
             }
         };
         drop(guard);
         let answer: Answer = serde_json::from_str(answer.trim())
             .map_err(|e| self.fail(format!("the program's answer is not the expected JSON object: {e}")))?;
         for e in answer.entities {
-            let ok = e.start <= e.end && e.end <= doc.text.len() && doc.text.is_char_boundary(e.start) && doc.text.is_char_boundary(e.end);
+            let ok = e.start <= e.end
+                && e.end <= doc.text.len()
+                && doc.text.is_char_boundary(e.start)
+                && doc.text.is_char_boundary(e.end);
             if !ok || !matches!(e.kind.as_str(), "PERSON" | "ORG" | "LOCATION") {
                 doc.warn(&self.config.name, format!("ignored entity {:?}: bad span or type {:?}", e.text, e.kind));
                 continue;
             }
             let canonical = e.canonical.unwrap_or_else(|| e.text.clone());
-            doc.entities.push(EntityMention { text: e.text, kind: e.kind, canonical, field: "text".into(), start: e.start, end: e.end });
+            doc.entities.push(EntityMention {
+                text: e.text,
+                kind: e.kind,
+                canonical,
+                field: "text".into(),
+                start: e.start,
+                end: e.end,
+            });
         }
         if let Some(l) = answer.language {
             doc.language = Some(l);
@@ -203,7 +215,10 @@ mod tests {
     #[tokio::test]
     async fn annotations_come_back_from_the_program() {
         // Answers every line with a fixed annotation set.
-        let s = stage(r#"while read line; do echo '{"entities":[{"text":"Gaza","type":"LOCATION","start":0,"end":4}],"sentiment":-0.4}'; done"#, 5000);
+        let s = stage(
+            r#"while read line; do echo '{"entities":[{"text":"Gaza","type":"LOCATION","start":0,"end":4}],"sentiment":-0.4}'; done"#,
+            5000,
+        );
         let mut doc = Document::from_text("a.txt", "Gaza is calm.");
         s.process(&mut doc).await.unwrap();
         s.process(&mut doc).await.unwrap();

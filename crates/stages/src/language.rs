@@ -141,8 +141,18 @@ impl LanguageDetector {
         let candidates: Vec<L> = match (&quick, self.config.strategy.as_str()) {
             (Some((lang, info)), "hybrid") => {
                 let group = CONFUSABLE.iter().find(|g| g.contains(lang));
-                if group.is_none() && info.is_reliable() && info.confidence() >= self.config.whatlang_min_confidence && self.allowed(*lang) {
-                    return Some(LanguageSlot { code: code(*lang), confidence: round3(info.confidence()), alternatives: Vec::new(), blocks: Vec::new(), mixed: false });
+                if group.is_none()
+                    && info.is_reliable()
+                    && info.confidence() >= self.config.whatlang_min_confidence
+                    && self.allowed(*lang)
+                {
+                    return Some(LanguageSlot {
+                        code: code(*lang),
+                        confidence: round3(info.confidence()),
+                        alternatives: Vec::new(),
+                        blocks: Vec::new(),
+                        mixed: false,
+                    });
                 }
                 let mut set: Vec<L> = group.map(|g| g.to_vec()).unwrap_or_default();
                 set.push(*lang);
@@ -229,12 +239,186 @@ impl LanguageDetector {
 /// ekavian ("vreme", "mesto") where Croatian and Bosnian are ijekavian
 /// ("vrijeme", "mjesto"); Croatian and Bosnian differ in a few everyday words
 /// ("tisuća" / "hiljada", "tko" / "ko").
-const MALAY: &[&str] = &["kerana", "daripada", "kerajaan", "boleh", "sahaja", "selepas", "mahu", "semasa", "wang", "kereta", "bahawa", "negeri", "percuma", "hendaklah", "iaitu", "sebarang", "dalam", "ramai", "jabatan", "pejabat", "kanak-kanak", "ahli", "cuba", "dapat", "beberapa"];
-const INDONESIAN: &[&str] = &["karena", "dari", "pemerintah", "bisa", "saja", "setelah", "mau", "saat", "uang", "mobil", "bahwa", "provinsi", "gratis", "yaitu", "banyak", "kantor", "anak-anak", "anggota", "coba", "bagi", "tersebut", "sangat", "tapi", "kalau"];
-const EKAVIAN: &[&str] = &["vreme", "mesto", "mesta", "dete", "deca", "lepo", "lepa", "uvek", "gde", "ovde", "svet", "sveta", "reč", "reči", "pesma", "hteo", "nedelja", "nedelje", "takođe", "primer", "mleko", "reka", "dve", "veliki", "ceo", "cela", "celo", "tek", "posle", "pre", "deo", "dela", "zvaničn", "opština", "hiljada", "univerzitet", "porodica"];
-const IJEKAVIAN: &[&str] = &["vrijeme", "mjesto", "mjesta", "dijete", "djeca", "lijepo", "lijepa", "uvijek", "gdje", "ovdje", "svijet", "svijeta", "riječ", "riječi", "pjesma", "htio", "nedjelja", "nedjelje", "također", "primjer", "mlijeko", "rijeka", "dvije", "cijeli", "cijela", "cijelo", "poslije", "prije", "dio", "dijela", "službeni"];
-const CROATIAN: &[&str] = &["tko", "tisuća", "tisuće", "vlak", "općina", "sveučilište", "kruh", "obitelj", "tjedan", "tjedna", "zrakoplov", "glazba", "kazalište", "izvješće", "siječnja", "veljače", "ožujka", "travnja", "svibnja", "lipnja", "srpnja", "kolovoza", "rujna", "listopada", "studenoga", "prosinca", "jučer", "sutra", "hrvatske", "hrvatska", "što"];
-const BOSNIAN: &[&str] = &["ko", "šta", "hiljada", "hiljade", "historija", "historije", "sedmica", "sedmice", "hljeb", "bosne", "bosna", "bosanski", "sarajevo", "sarajeva", "općina", "univerzitet", "porodica", "kahva", "avlija", "mahala"];
+const MALAY: &[&str] = &[
+    "kerana",
+    "daripada",
+    "kerajaan",
+    "boleh",
+    "sahaja",
+    "selepas",
+    "mahu",
+    "semasa",
+    "wang",
+    "kereta",
+    "bahawa",
+    "negeri",
+    "percuma",
+    "hendaklah",
+    "iaitu",
+    "sebarang",
+    "dalam",
+    "ramai",
+    "jabatan",
+    "pejabat",
+    "kanak-kanak",
+    "ahli",
+    "cuba",
+    "dapat",
+    "beberapa",
+];
+const INDONESIAN: &[&str] = &[
+    "karena",
+    "dari",
+    "pemerintah",
+    "bisa",
+    "saja",
+    "setelah",
+    "mau",
+    "saat",
+    "uang",
+    "mobil",
+    "bahwa",
+    "provinsi",
+    "gratis",
+    "yaitu",
+    "banyak",
+    "kantor",
+    "anak-anak",
+    "anggota",
+    "coba",
+    "bagi",
+    "tersebut",
+    "sangat",
+    "tapi",
+    "kalau",
+];
+const EKAVIAN: &[&str] = &[
+    "vreme",
+    "mesto",
+    "mesta",
+    "dete",
+    "deca",
+    "lepo",
+    "lepa",
+    "uvek",
+    "gde",
+    "ovde",
+    "svet",
+    "sveta",
+    "reč",
+    "reči",
+    "pesma",
+    "hteo",
+    "nedelja",
+    "nedelje",
+    "takođe",
+    "primer",
+    "mleko",
+    "reka",
+    "dve",
+    "veliki",
+    "ceo",
+    "cela",
+    "celo",
+    "tek",
+    "posle",
+    "pre",
+    "deo",
+    "dela",
+    "zvaničn",
+    "opština",
+    "hiljada",
+    "univerzitet",
+    "porodica",
+];
+const IJEKAVIAN: &[&str] = &[
+    "vrijeme",
+    "mjesto",
+    "mjesta",
+    "dijete",
+    "djeca",
+    "lijepo",
+    "lijepa",
+    "uvijek",
+    "gdje",
+    "ovdje",
+    "svijet",
+    "svijeta",
+    "riječ",
+    "riječi",
+    "pjesma",
+    "htio",
+    "nedjelja",
+    "nedjelje",
+    "također",
+    "primjer",
+    "mlijeko",
+    "rijeka",
+    "dvije",
+    "cijeli",
+    "cijela",
+    "cijelo",
+    "poslije",
+    "prije",
+    "dio",
+    "dijela",
+    "službeni",
+];
+const CROATIAN: &[&str] = &[
+    "tko",
+    "tisuća",
+    "tisuće",
+    "vlak",
+    "općina",
+    "sveučilište",
+    "kruh",
+    "obitelj",
+    "tjedan",
+    "tjedna",
+    "zrakoplov",
+    "glazba",
+    "kazalište",
+    "izvješće",
+    "siječnja",
+    "veljače",
+    "ožujka",
+    "travnja",
+    "svibnja",
+    "lipnja",
+    "srpnja",
+    "kolovoza",
+    "rujna",
+    "listopada",
+    "studenoga",
+    "prosinca",
+    "jučer",
+    "sutra",
+    "hrvatske",
+    "hrvatska",
+    "što",
+];
+const BOSNIAN: &[&str] = &[
+    "ko",
+    "šta",
+    "hiljada",
+    "hiljade",
+    "historija",
+    "historije",
+    "sedmica",
+    "sedmice",
+    "hljeb",
+    "bosne",
+    "bosna",
+    "bosanski",
+    "sarajevo",
+    "sarajeva",
+    "općina",
+    "univerzitet",
+    "porodica",
+    "kahva",
+    "avlija",
+    "mahala",
+];
 
 fn count(words: &[String], list: &[&str]) -> usize {
     words.iter().filter(|w| list.contains(&w.as_str())).count()
@@ -243,7 +427,8 @@ fn count(words: &[String], list: &[&str]) -> usize {
 /// The language the marker words point to, when lingua chose among close
 /// neighbours and the words disagree clearly (two or more markers ahead).
 fn decide_by_markers(best: L, text: &str) -> Option<L> {
-    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let words: Vec<String> =
+        text.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let lead = |a: usize, b: usize| a >= b + 2 || (a >= 1 && b == 0 && words.len() < 40);
     match best {
         L::Malay | L::Indonesian => {
@@ -330,7 +515,10 @@ mod tests {
     #[test]
     fn confusable_languages_go_to_lingua() {
         let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
-        assert_eq!(d.detect("Vlada je u utorak saopćila da neće mijenjati svoje planove unatoč prosvjedima.").unwrap().code, "hr");
+        assert_eq!(
+            d.detect("Vlada je u utorak saopćila da neće mijenjati svoje planove unatoč prosvjedima.").unwrap().code,
+            "hr"
+        );
         assert_eq!(d.detect("Влада је у уторак саопштила да неће мењати своје планове упркос протестима.").unwrap().code, "sr");
     }
 
@@ -349,7 +537,9 @@ mod tests {
 
     #[test]
     fn bad_codes_are_config_errors() {
-        assert!(LanguageDetector::new(LanguageConfig { languages: vec!["xx".into(), "en".into()], ..Default::default() }).is_err());
+        assert!(
+            LanguageDetector::new(LanguageConfig { languages: vec!["xx".into(), "en".into()], ..Default::default() }).is_err()
+        );
         assert!(LanguageDetector::new(LanguageConfig { accuracy: "best".into(), ..Default::default() }).is_err());
     }
 }

@@ -315,7 +315,10 @@ impl Model {
         let mut magic = [0u8; 8];
         r.read_exact(&mut magic)?;
         if &magic != MAGIC {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a gleaner NER model of this version (3): retrain it with train-ner"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a gleaner NER model of this version (3): retrain it with train-ner",
+            ));
         }
         let mut n = [0u8; 8];
         r.read_exact(&mut n)?;
@@ -341,7 +344,8 @@ impl Model {
 
     /// Writes the model, dropping weights that round to zero at 1/SCALE.
     pub fn write(&self, mut w: impl Write) -> std::io::Result<usize> {
-        let mut entries: Vec<(&u64, &[f32; 9])> = self.weights.iter().filter(|(_, v)| v.iter().any(|x| (x * SCALE).round() != 0.0)).collect();
+        let mut entries: Vec<(&u64, &[f32; 9])> =
+            self.weights.iter().filter(|(_, v)| v.iter().any(|x| (x * SCALE).round() != 0.0)).collect();
         entries.sort_by_key(|(k, _)| **k);
         w.write_all(MAGIC)?;
         w.write_all(&(entries.len() as u64).to_le_bytes())?;
