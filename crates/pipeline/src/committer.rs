@@ -210,6 +210,7 @@ impl Committer {
                 Item::Job(path, Outcome::Document(doc)) => {
                     // A retry must not see the annotations of the failed attempt.
                     doc.duplicate = None;
+                    doc.related.clear();
                     doc.timings.retain(|(s, _)| !self.stages.ordered.iter().any(|o| o.name() == s));
                     let ordered = run_ordered(&self.stages, doc, &tx);
                     seq += 1;

@@ -131,6 +131,20 @@ pub struct Duplicate {
     pub similarity: f64,
 }
 
+/// An earlier document that shares a large part of this one without being
+/// a copy (wire copy with a local intro, a piece quoting whole paragraphs).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Related {
+    /// `doc_id` of the earlier document.
+    pub doc_id: String,
+    /// Its path.
+    pub path: String,
+    /// Share of this document's shingles found in the other.
+    pub this_in_other: f64,
+    /// Share of the other document's shingles found in this one.
+    pub other_in_this: f64,
+}
+
 /// A block the cleaning stage removed (or marked), with why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RemovedBlock {
@@ -174,6 +188,8 @@ pub struct Document {
     pub entities: Vec<EntityMention>,
     /// Slot of the dedup stage.
     pub duplicate: Option<Duplicate>,
+    /// Also the dedup stage's: earlier documents with a large overlap.
+    pub related: Vec<Related>,
     /// Slot of the cleaning stage: what was removed and why.
     pub boilerplate_removed: Vec<RemovedBlock>,
     /// Non-fatal remarks from any stage.
@@ -201,6 +217,7 @@ impl Document {
             dates: None,
             entities: Vec::new(),
             duplicate: None,
+            related: Vec::new(),
             boilerplate_removed: Vec::new(),
             warnings: Vec::new(),
             timings: Vec::new(),

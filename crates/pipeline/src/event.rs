@@ -70,6 +70,9 @@ pub fn document_event(doc: &Document, seq: i64, at: &str) -> Value {
             None => Value::Null,
         },
     );
+    if !doc.related.is_empty() {
+        m.insert("related".into(), json!(doc.related));
+    }
     m.insert("story_id".into(), json!(doc.duplicate.as_ref().map(|d| d.doc_id.as_str()).unwrap_or(&doc.doc_id)));
     m.insert("boilerplate_removed".into(), json!(doc.boilerplate_removed));
     m.insert("warnings".into(), json!(doc.warnings));

@@ -127,6 +127,16 @@ const MIGRATIONS: &[&str] = &[
         SELECT d.doc_id AS doc_id, j.value ->> 'line' AS line, j.value ->> 'reason' AS reason, j.value ->> 'text' AS text
         FROM documents d, json_each(d.boilerplate_json) j;
 
+    -- Earlier reports sharing a large part of a report (not copies).
+    CREATE TABLE related (
+        doc_id        TEXT NOT NULL REFERENCES documents(doc_id),
+        other_doc_id  TEXT NOT NULL REFERENCES documents(doc_id),
+        this_in_other REAL NOT NULL,
+        other_in_this REAL NOT NULL
+    );
+    CREATE INDEX related_doc ON related(doc_id);
+    CREATE INDEX related_other ON related(other_doc_id);
+
     CREATE TABLE failures (
         id      INTEGER PRIMARY KEY,
         path    TEXT NOT NULL,
@@ -356,6 +366,10 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
             tx.prepare_cached("INSERT INTO dates (doc_id, text, value, start, end) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![doc.doc_id, d.text, d.value, d.start as i64, d.end as i64])?;
         }
+    }
+    for r in &doc.related {
+        tx.prepare_cached("INSERT INTO related (doc_id, other_doc_id, this_in_other, other_in_this) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![doc.doc_id, r.doc_id, r.this_in_other, r.other_in_this])?;
     }
     set_file_state(tx, &doc.source, Some(&doc.doc_id), status, at)
 }

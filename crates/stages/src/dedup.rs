@@ -6,7 +6,7 @@
 //! is well defined. Its index lives in the engine's [`History`] (SQLite in
 //! the daemon), written in the same transaction as the document.
 
-use gleaner_pipeline::document::Duplicate;
+use gleaner_pipeline::document::{Duplicate, Related};
 use gleaner_pipeline::{parse_options, BuiltStage, Document, History, OrderedStage, StageError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -31,6 +31,9 @@ pub struct DedupConfig {
     pub threshold: f64,
     /// Documents with fewer words are only checked for exact copies.
     pub min_words: usize,
+    /// A candidate below `threshold` that shares at least this share of
+    /// either document's shingles is linked as `related` (partial overlap).
+    pub related_containment: f64,
 }
 
 impl Default for DedupConfig {
@@ -38,7 +41,7 @@ impl Default for DedupConfig {
         // 42 bands x 3 rows: a pair at 0.5 similarity becomes a candidate
         // with probability 1 - (1 - 0.5^3)^42 = 0.996 (32 x 4 gave 0.87 and
         // missed a dev-set pair); the signature comparison then decides.
-        DedupConfig { shingle_words: 5, permutations: 126, bands: 42, rows: 3, threshold: 0.45, min_words: 30 }
+        DedupConfig { shingle_words: 5, permutations: 126, bands: 42, rows: 3, threshold: 0.45, min_words: 30, related_containment: 0.5 }
     }
 }
 
@@ -85,8 +88,8 @@ impl DuplicateDetector {
         Ok(DuplicateDetector { config, params })
     }
 
-    /// MinHash signature of a word list.
-    pub fn signature(&self, words: &[String]) -> Vec<u32> {
+    /// MinHash signature of a word list, and its number of distinct shingles.
+    pub fn signature(&self, words: &[String]) -> (Vec<u32>, usize) {
         let k = self.config.shingle_words.min(words.len().max(1));
         let mut shingles: Vec<u64> = words.windows(k).map(|w| xxh3_64(w.join(" ").as_bytes())).collect();
         shingles.sort_unstable();
@@ -97,7 +100,7 @@ impl DuplicateDetector {
                 *slot = (*slot).min((a.wrapping_mul(x).wrapping_add(b) >> 32) as u32);
             }
         }
-        sig
+        (sig, shingles.len())
     }
 
     fn root_of(&self, doc_id: &[u8], history: &mut dyn History) -> Result<Vec<u8>, gleaner_pipeline::HistoryError> {
@@ -119,23 +122,43 @@ impl DuplicateDetector {
         }
         let sig = (words.len() >= self.config.min_words).then(|| self.signature(&words));
         if found.is_none() {
-            if let Some(sig) = &sig {
-                let mut seen = BTreeSet::new();
-                let mut best: Option<(Vec<u8>, f64)> = None;
-                for key in self.band_keys(sig) {
-                    for cand in history.get(NS_BAND, &key)? {
-                        if !seen.insert(cand.clone()) {
-                            continue;
-                        }
-                        let Some(other) = history.get(NS_SIG, &cand)?.into_iter().next() else { continue };
-                        let sim = similarity(sig, &decode_sig(&other));
-                        if sim >= self.config.threshold && best.as_ref().is_none_or(|(_, s)| sim > *s) {
+        }
+        let mut related = Vec::new();
+        if let Some((sig, size)) = &sig {
+            let mut seen = BTreeSet::new();
+            let mut best: Option<(Vec<u8>, f64)> = None;
+            for key in self.band_keys(sig) {
+                for cand in history.get(NS_BAND, &key)? {
+                    if !seen.insert(cand.clone()) {
+                        continue;
+                    }
+                    let Some(other) = history.get(NS_SIG, &cand)?.into_iter().next() else { continue };
+                    let (other_sig, other_size) = decode_sig(&other);
+                    let sim = similarity(sig, &other_sig);
+                    if sim >= self.config.threshold {
+                        if best.as_ref().is_none_or(|(_, s)| sim > *s) {
                             best = Some((cand, sim));
                         }
+                        continue;
+                    }
+                    // |A ∩ B| from the Jaccard estimate and the set sizes.
+                    let common = sim * (*size + other_size) as f64 / (1.0 + sim);
+                    let this_in_other = (common / (*size).max(1) as f64).min(1.0);
+                    let other_in_this = (common / other_size.max(1) as f64).min(1.0);
+                    if this_in_other.max(other_in_this) >= self.config.related_containment {
+                        related.push((cand, this_in_other, other_in_this));
                     }
                 }
+            }
+            if found.is_none() {
                 found = best.map(|(c, s)| (c, "near".into(), s));
             }
+        }
+        for (cand, this_in_other, other_in_this) in related {
+            let other = String::from_utf8_lossy(&cand).into_owned();
+            let path = history.path_of(&other)?.unwrap_or_default();
+            let round = |x: f64| (x * 1000.0).round() / 1000.0;
+            doc.related.push(Related { doc_id: other, path, this_in_other: round(this_in_other), other_in_this: round(other_in_this) });
         }
         let root = match &found {
             Some((cand, kind, sim)) => {
@@ -152,11 +175,11 @@ impl DuplicateDetector {
         // copy still finds its group, and points at the group's first report.
         history.put(NS_ROOT, &id, &root, &doc.doc_id)?;
         history.put(NS_EXACT, &exact_key, &id, &doc.doc_id)?;
-        if let Some(sig) = &sig {
+        if let Some((sig, size)) = &sig {
             for key in self.band_keys(sig) {
                 history.put(NS_BAND, &key, &id, &doc.doc_id)?;
             }
-            history.put(NS_SIG, &id, &encode_sig(sig), &doc.doc_id)?;
+            history.put(NS_SIG, &id, &encode_sig(sig, *size), &doc.doc_id)?;
         }
         Ok(())
     }
@@ -187,12 +210,17 @@ fn similarity(a: &[u32], b: &[u32]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
 }
 
-fn encode_sig(sig: &[u32]) -> Vec<u8> {
-    sig.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// Stored form: the shingle count (u32 LE), then the signature.
+fn encode_sig(sig: &[u32], size: usize) -> Vec<u8> {
+    let mut out = (size.min(u32::MAX as usize) as u32).to_le_bytes().to_vec();
+    out.extend(sig.iter().flat_map(|v| v.to_le_bytes()));
+    out
 }
 
-fn decode_sig(bytes: &[u8]) -> Vec<u32> {
-    bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+fn decode_sig(bytes: &[u8]) -> (Vec<u32>, usize) {
+    let mut values = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+    let size = values.next().unwrap_or(0) as usize;
+    (values.collect(), size)
 }
 
 impl OrderedStage for DuplicateDetector {
@@ -258,9 +286,37 @@ mod tests {
         assert_eq!(r[2].as_ref().unwrap().path, "a.txt", "a copy of a copy points at the first report");
     }
 
+    fn run_related(texts: &[(&str, String)]) -> Vec<Vec<Related>> {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let mut h = MemoryHistory::default();
+        texts
+            .iter()
+            .map(|(path, t)| {
+                let mut doc = Document::from_text(path, t);
+                h.record_path(&doc.doc_id, path);
+                d.check(&mut doc, &mut h).unwrap();
+                assert!(doc.duplicate.is_none(), "{path} is related, not a duplicate");
+                doc.related
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_piece_quoting_half_of_another_is_related_not_duplicate() {
+        let a = article(5, 8);
+        let quoted: Vec<&str> = a.split("\n\n").take(5).collect();
+        let b = format!("{}\n\n{}", article(50, 7), quoted.join("\n\n"));
+        let r = run_related(&[("a.txt", a), ("b.txt", b)]);
+        let link = r[1].first().expect("b is related to a");
+        assert_eq!(link.path, "a.txt");
+        assert!(link.other_in_this > 0.5 && link.this_in_other < 0.6, "{link:?}");
+    }
+
     #[test]
     fn different_articles_are_not_duplicates() {
         let r = run(&[("a.txt", article(3, 6)), ("b.txt", article(11, 6))]);
         assert!(r.iter().all(Option::is_none), "{r:?}");
+        let rel = run_related(&[("a.txt", article(3, 6)), ("b.txt", article(11, 6))]);
+        assert!(rel.iter().all(Vec::is_empty), "same vocabulary, different reports: not related");
     }
 }
