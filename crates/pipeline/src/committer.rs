@@ -104,7 +104,13 @@ pub struct Committer {
     pub store_raw_text: bool,
     /// Details for `daemon.started` / `daemon.stopped`; None for `ingest`.
     pub daemon: Option<serde_json::Value>,
+    /// Forget stage history older than this (`data.history_days`); None = never.
+    pub history_window: Option<chrono::Duration>,
 }
+
+/// How often the history window is enforced: pruning is a DELETE over an
+/// index, cheap, but not worth doing per batch.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 enum Item {
     Job(PathBuf, Outcome),
@@ -118,6 +124,7 @@ impl Committer {
         if let Some(details) = self.daemon.clone() {
             self.commit_with_retry(vec![Item::Daemon("daemon.started", details)], &mut summary);
         }
+        let mut last_prune: Option<Instant> = None;
         // Results arrive in completion order; hold them until their turn.
         let mut waiting: BTreeMap<u64, (PathBuf, Outcome)> = BTreeMap::new();
         let mut next = 0u64;
@@ -151,6 +158,10 @@ impl Committer {
                 }
                 self.commit_with_retry(batch, &mut summary);
             }
+            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                self.prune_history();
+                last_prune = Some(Instant::now());
+            }
         }
         if !waiting.is_empty() {
             // Cannot happen while the dispatcher numbers jobs gap-free; if it
@@ -166,6 +177,16 @@ impl Committer {
             self.commit_with_retry(vec![Item::Daemon("daemon.stopped", details)], &mut summary);
         }
         summary
+    }
+
+    fn prune_history(&mut self) {
+        let Some(window) = self.history_window else { return };
+        let before = (chrono::Utc::now() - window).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self.store.prune_history(&before) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, before = %before, "forgot stage history outside data.history_days"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune stage history; will try again"),
+        }
     }
 
     /// A batch that cannot be written is retried, never dropped: the daemon

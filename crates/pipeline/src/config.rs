@@ -102,11 +102,14 @@ pub struct DataConfig {
     pub dir: PathBuf,
     /// Put the full decoded raw text in the `documents.raw_text` column.
     pub store_raw_text: bool,
+    /// Days of history the ordered stages compare with (dedup's index);
+    /// older entries are forgotten, the documents stay. 0 = forever.
+    pub history_days: u64,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { dir: PathBuf::from("data"), store_raw_text: true }
+        DataConfig { dir: PathBuf::from("data"), store_raw_text: true, history_days: 0 }
     }
 }
 

@@ -144,6 +144,8 @@ impl Engine {
             batch_delay: std::time::Duration::from_millis(self.config.runner.batch_delay_ms),
             store_raw_text: self.config.data.store_raw_text,
             daemon,
+            history_window: (self.config.data.history_days > 0)
+                .then(|| chrono::Duration::days(self.config.data.history_days.min(365_000) as i64)),
         };
         let committer = std::thread::Builder::new()
             .name("gleaner-committer".into())

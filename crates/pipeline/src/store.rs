@@ -174,6 +174,7 @@ const MIGRATIONS: &[&str] = &[
         doc_id    TEXT NOT NULL
     );
     CREATE INDEX stage_index_key ON stage_index(namespace, key);
+    CREATE INDEX stage_index_doc ON stage_index(doc_id);
 
     CREATE VIRTUAL TABLE documents_fts USING fts5(doc_id UNINDEXED, title, text, tokenize = 'unicode61 remove_diacritics 2');
 
@@ -285,6 +286,23 @@ impl Store {
         self.conn
             .query_row("SELECT coalesce((SELECT seq FROM ndjson_cursor WHERE id = 1), 0)", [], |r| r.get(0))
             .map_err(|e| self.err(e))
+    }
+
+    /// Forgets the ordered stages' memory of documents ingested before
+    /// `before` (RFC 3339 UTC): dedup then compares only with the window
+    /// that is left. The documents themselves stay. Returns rows deleted.
+    pub fn prune_history(&mut self, before: &str) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.transaction()?;
+        let n = tx
+            .execute(
+                "DELETE FROM stage_index WHERE doc_id IN (SELECT doc_id FROM documents WHERE ingested_at < ?1)",
+                params![before],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n)
     }
 
     /// Records the last seq written to the NDJSON file.
@@ -479,5 +497,31 @@ impl History for SqlHistory<'_> {
             .prepare_cached("SELECT path FROM documents WHERE doc_id = ?1")
             .and_then(|mut st| st.query_row([doc_id], |r| r.get(0)).optional())
             .map_err(|e| HistoryError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Document;
+
+    #[test]
+    fn history_outside_the_window_is_forgotten_and_documents_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        let (old, new) = (Document::from_text("old.txt", "old text"), Document::from_text("new.txt", "new text"));
+        let tx = store.transaction().unwrap();
+        insert_document(&tx, &old, 1, "2020-01-01T00:00:00.000Z", false).unwrap();
+        insert_document(&tx, &new, 2, "2026-01-01T00:00:00.000Z", false).unwrap();
+        let mut h = SqlHistory { tx: &tx };
+        h.put("dedup.band", b"k", old.doc_id.as_bytes(), &old.doc_id).unwrap();
+        h.put("dedup.band", b"k", new.doc_id.as_bytes(), &new.doc_id).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 1);
+        let tx = store.transaction().unwrap();
+        let mut h = SqlHistory { tx: &tx };
+        assert_eq!(h.get("dedup.band", b"k").unwrap(), vec![new.doc_id.as_bytes().to_vec()]);
+        let docs: i64 = tx.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
+        assert_eq!(docs, 2);
     }
 }

@@ -41,7 +41,15 @@ impl Default for DedupConfig {
         // 42 bands x 3 rows: a pair at 0.5 similarity becomes a candidate
         // with probability 1 - (1 - 0.5^3)^42 = 0.996 (32 x 4 gave 0.87 and
         // missed a dev-set pair); the signature comparison then decides.
-        DedupConfig { shingle_words: 5, permutations: 126, bands: 42, rows: 3, threshold: 0.45, min_words: 30, related_containment: 0.5 }
+        DedupConfig {
+            shingle_words: 5,
+            permutations: 126,
+            bands: 42,
+            rows: 3,
+            threshold: 0.45,
+            min_words: 30,
+            related_containment: 0.5,
+        }
     }
 }
 
@@ -121,8 +129,7 @@ impl DuplicateDetector {
             found = Some((first, "exact".into(), 1.0));
         }
         let sig = (words.len() >= self.config.min_words).then(|| self.signature(&words));
-        if found.is_none() {
-        }
+        if found.is_none() {}
         let mut related = Vec::new();
         if let Some((sig, size)) = &sig {
             let mut seen = BTreeSet::new();
@@ -158,7 +165,12 @@ impl DuplicateDetector {
             let other = String::from_utf8_lossy(&cand).into_owned();
             let path = history.path_of(&other)?.unwrap_or_default();
             let round = |x: f64| (x * 1000.0).round() / 1000.0;
-            doc.related.push(Related { doc_id: other, path, this_in_other: round(this_in_other), other_in_this: round(other_in_this) });
+            doc.related.push(Related {
+                doc_id: other,
+                path,
+                this_in_other: round(this_in_other),
+                other_in_this: round(other_in_this),
+            });
         }
         let root = match &found {
             Some((cand, kind, sim)) => {
