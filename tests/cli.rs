@@ -13,11 +13,7 @@ fn gleaner(ws: &Workspace) -> Command {
 #[test]
 fn ingest_commits_in_the_order_given_and_fails_loudly() {
     let ws = Workspace::new();
-    let input = ws.dir.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    for (name, bytes) in samples() {
-        std::fs::write(input.join(&name), bytes).unwrap();
-    }
+    let input = ws.samples_folder();
     std::fs::write(input.join("zz-copy.txt"), &samples()[2].1).unwrap();
     std::fs::write(input.join("zz-empty.txt"), b"").unwrap();
     let out = gleaner(&ws).arg("ingest").arg(&input).output().unwrap();
@@ -69,11 +65,7 @@ fn embedded_default_config_checks_and_prints() {
 #[test]
 fn search_finds_cleaned_text() {
     let ws = Workspace::new();
-    let input = ws.dir.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    for (name, bytes) in samples() {
-        std::fs::write(input.join(&name), bytes).unwrap();
-    }
+    let input = ws.samples_folder();
     assert!(gleaner(&ws).arg("ingest").arg(&input).status().unwrap().success());
     let out = gleaner(&ws).args(["search", "Izadi AND Lebanon"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

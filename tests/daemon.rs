@@ -9,9 +9,7 @@ use std::time::Duration;
 fn samples_yield_one_event_each_and_one_row_each() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    for (name, bytes) in samples() {
-        ws.drop_file(&name, &bytes);
-    }
+    ws.drop_samples();
     let events = ws.wait_for_documents(5);
     let docs: Vec<_> = events.iter().filter(|e| e["type"] == "document.processed").collect();
     assert_eq!(docs.len(), 5, "{events:?}");
@@ -46,7 +44,7 @@ fn samples_yield_one_event_each_and_one_row_each() {
 fn file_written_slowly_is_processed_once_and_whole() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    ws.wait_for("daemon.started", |ev| !ev.is_empty());
+    ws.wait_for_start(1);
     let body = report(7);
     let (head, tail) = body.split_at(body.len() / 2);
     let path = ws.watch().join("slow.txt");
@@ -71,9 +69,7 @@ fn file_written_slowly_is_processed_once_and_whole() {
 fn restart_reprocesses_nothing_and_a_renamed_copy_is_a_duplicate() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    for (name, bytes) in samples() {
-        ws.drop_file(&name, &bytes);
-    }
+    ws.drop_samples();
     ws.wait_for_documents(5);
     assert!(daemon.terminate().success());
 
@@ -99,7 +95,7 @@ fn restart_reprocesses_nothing_and_a_renamed_copy_is_a_duplicate() {
 fn sigterm_drains_and_exits_zero_with_nothing_lost() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    ws.wait_for("daemon.started", |ev| !ev.is_empty());
+    ws.wait_for_start(1);
     for i in 0..40 {
         ws.drop_file(&format!("r{i:03}.txt"), report(i).as_bytes());
     }
@@ -111,7 +107,7 @@ fn sigterm_drains_and_exits_zero_with_nothing_lost() {
 
     // What was not done before the stop is done after the restart, once.
     let daemon = ws.start();
-    ws.wait_for("second daemon.started", |ev| ev.iter().filter(|e| e["type"] == "daemon.started").count() == 2);
+    ws.wait_for_start(2);
     ws.wait_for_documents(40);
     let status = daemon.terminate();
     assert!(status.success(), "{status:?}\n{}", ws.logs());
@@ -126,7 +122,7 @@ fn sigterm_drains_and_exits_zero_with_nothing_lost() {
 fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    ws.wait_for("daemon.started", |ev| !ev.is_empty());
+    ws.wait_for_start(1);
     for i in 0..200 {
         ws.drop_file(&format!("burst-{i:03}.txt"), report(1000 + i).as_bytes());
     }
@@ -134,7 +130,7 @@ fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing() {
     daemon.kill9();
 
     let daemon = ws.start();
-    ws.wait_for("second daemon.started", |ev| ev.iter().filter(|e| e["type"] == "daemon.started").count() == 2);
+    ws.wait_for_start(2);
     ws.wait_for_documents(200);
     assert!(daemon.terminate().success());
     let text = std::fs::read_to_string(ws.events_path()).unwrap();
@@ -156,7 +152,7 @@ fn kill_9_during_a_burst_loses_nothing_and_duplicates_nothing() {
 fn bad_input_fails_cleanly_and_the_files_behind_it_go_on() {
     let ws = Workspace::with_limits(50_000);
     let daemon = ws.start();
-    ws.wait_for("daemon.started", |ev| !ev.is_empty());
+    ws.wait_for_start(1);
     ws.drop_file("binary.txt", &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0x3e, 0]);
     ws.drop_file("empty.txt", b"");
     ws.drop_file("huge.txt", &vec![b'a'; 60_000]);
@@ -195,7 +191,7 @@ fn bad_input_fails_cleanly_and_the_files_behind_it_go_on() {
 fn temporary_names_wait_for_their_rename() {
     let ws = Workspace::new();
     let daemon = ws.start();
-    ws.wait_for("daemon.started", |ev| !ev.is_empty());
+    ws.wait_for_start(1);
     let part = ws.watch().join("download.txt.part");
     std::fs::write(&part, report(5)).unwrap();
     ws.drop_file("first.txt", report(6).as_bytes());

@@ -116,6 +116,29 @@ type = "dedup"
         }
     }
 
+    /// Waits until the `n`th `daemon.started` event: a (re)started daemon is
+    /// up and has its signal handlers.
+    pub fn wait_for_start(&self, n: usize) {
+        self.wait_for(&format!("daemon.started #{n}"), |ev| ev.iter().filter(|e| e["type"] == "daemon.started").count() >= n);
+    }
+
+    /// A folder `input/` holding the five samples, for `ingest`.
+    pub fn samples_folder(&self) -> PathBuf {
+        let input = self.dir.path().join("input");
+        std::fs::create_dir_all(&input).unwrap();
+        for (name, bytes) in samples() {
+            std::fs::write(input.join(&name), bytes).unwrap();
+        }
+        input
+    }
+
+    /// Drops the five samples into the watch folder.
+    pub fn drop_samples(&self) {
+        for (name, bytes) in samples() {
+            self.drop_file(&name, &bytes);
+        }
+    }
+
     /// Waits for `n` document events.
     pub fn wait_for_documents(&self, n: usize) -> Vec<Value> {
         self.wait_for(&format!("{n} document events"), |ev| {

@@ -219,8 +219,10 @@ impl Committer {
         let mut seq = self.store.last_seq()?;
         let mut events = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
+        // Stored documents, indexed for full text after the loop (see index_text).
+        let mut indexed = Vec::new();
         let tx = self.store.transaction()?;
-        for item in batch.iter_mut() {
+        for (i, item) in batch.iter_mut().enumerate() {
             match item {
                 Item::Daemon(kind, details) => {
                     seq += 1;
@@ -230,14 +232,13 @@ impl Committer {
                 }
                 Item::Job(path, Outcome::Document(doc)) => {
                     // A retry must not see the annotations of the failed attempt.
-                    doc.duplicate = None;
-                    doc.related.clear();
                     doc.timings.retain(|(s, _)| !self.stages.ordered.iter().any(|o| o.name() == s));
                     let ordered = run_ordered(&self.stages, doc, &tx);
                     seq += 1;
                     let (body, kind, result) = match ordered {
                         Ok(()) => {
                             store::insert_document(&tx, doc, seq, &at, self.store_raw_text)?;
+                            indexed.push(i);
                             let kind = if doc.duplicate.is_some() { "document.duplicate" } else { "document.processed" };
                             let result = if doc.duplicate.is_some() {
                                 Committed::Duplicate(path.clone())
@@ -282,11 +283,9 @@ impl Committer {
                 }
             }
         }
-        for item in batch.iter() {
-            if let Item::Job(_, Outcome::Document(doc)) = item {
-                if results_contain_document(&results, &doc.source.path) {
-                    store::index_text(&tx, doc)?;
-                }
+        for i in indexed {
+            if let Item::Job(_, Outcome::Document(doc)) = &batch[i] {
+                store::index_text(&tx, doc)?;
             }
         }
         // Crash window: before this commit nothing of the batch exists and the
@@ -313,11 +312,6 @@ impl Committer {
         }
         Ok(results)
     }
-}
-
-/// True when the document was stored (not turned into a failure by a stage).
-fn results_contain_document(results: &[Committed], path: &std::path::Path) -> bool {
-    results.iter().any(|r| matches!(r, Committed::Processed(p) | Committed::Duplicate(p) if p == path))
 }
 
 /// Runs the ordered stages inside a savepoint, so a stage that fails halfway

@@ -138,6 +138,8 @@ enum Class {
 struct Block<'a> {
     line: usize,
     text: &'a str,
+    /// `text` without markdown markers: what every test looks at.
+    stripped: &'a str,
     class: Class,
     /// Set when a lexicon rule matched.
     reason: Option<&'a str>,
@@ -157,10 +159,7 @@ enum Scope {
 impl BoilerplateStripper {
     /// Compiles the lexicon and loads the stopword lists.
     pub fn new(config: CleanConfig) -> Result<BoilerplateStripper, String> {
-        let lexicon_text = match &config.lexicon {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read lexicon {}: {e}", p.display()))?,
-            None => BUILTIN_LEXICON.to_string(),
-        };
+        let lexicon_text = crate::file_or_builtin(config.lexicon.as_deref(), BUILTIN_LEXICON, "lexicon")?;
         let file: LexiconFile = toml::from_str(&lexicon_text).map_err(|e| format!("lexicon: {e}"))?;
         let appeal = match file.appeal {
             Some(a) => {
@@ -197,10 +196,7 @@ impl BoilerplateStripper {
             .size_limit(64 << 20)
             .build()
             .map_err(|e| format!("lexicon: {e}"))?;
-        let stop_text = match &config.stopwords {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read stopwords {}: {e}", p.display()))?,
-            None => BUILTIN_STOPWORDS.to_string(),
-        };
+        let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
         Ok(BoilerplateStripper { config, set, pattern_rule, rules, appeal, stopwords })
@@ -237,7 +233,7 @@ impl BoilerplateStripper {
             }
             let (reason, scope) = self.lexicon_match(stripped);
             let (words, density) = self.stopword_density(stripped);
-            blocks.push(Block { line, text, class: Class::Bad, reason, scope, words, density });
+            blocks.push(Block { line, text, stripped, class: Class::Bad, reason, scope, words, density });
         }
         if looks_clean(&blocks) {
             // Wire copy or an already-cleaned export: nothing to cut but the
@@ -253,7 +249,7 @@ impl BoilerplateStripper {
         let scale = self.threshold_scale(&blocks);
         for b in blocks.iter_mut() {
             if b.reason.is_none() {
-                b.class = self.classify(strip_markup(b.text), b.density, no_stoplist, scale);
+                b.class = self.classify(b.stripped, b.density, no_stoplist, scale);
             }
         }
         promote_near_good_runs(&mut blocks);
@@ -313,7 +309,7 @@ impl BoilerplateStripper {
                 Some("navigation")
             } else if last_good.is_none_or(|lg| i > lg) {
                 Some("footer")
-            } else if b.class == Class::Short || is_sentence(strip_markup(b.text)) {
+            } else if b.class == Class::Short || is_sentence(b.stripped) {
                 // Inside the article, short lines (headings, list items, score
                 // lines) and sentences stay unless a lexicon rule says otherwise.
                 None
@@ -321,7 +317,7 @@ impl BoilerplateStripper {
                 Some("low_text_density")
             };
             let reason = match reason {
-                None if !kept_texts.insert(strip_markup(b.text)) => Some("repeated"),
+                None if !kept_texts.insert(b.stripped) => Some("repeated"),
                 other => other,
             };
             match reason {
@@ -561,7 +557,7 @@ fn looks_clean(blocks: &[Block]) -> bool {
     let menu_like = blocks
         .iter()
         .filter(|b| {
-            let t = strip_markup(b.text);
+            let t = b.stripped;
             // Score and table lines carry digits; menu entries do not.
             t.split_whitespace().count() <= 3
                 && !t.ends_with(['.', '!', '?', ':', '"', '”'])
@@ -584,7 +580,7 @@ fn shouted_lines_are_furniture(blocks: &mut [Block]) {
     if caps * 4 > total {
         return;
     }
-    for b in blocks.iter_mut().filter(|b| b.reason.is_none() && shouted(strip_markup(b.text))) {
+    for b in blocks.iter_mut().filter(|b| b.reason.is_none() && shouted(b.stripped)) {
         b.reason = Some("navigation");
     }
 }
@@ -596,7 +592,7 @@ fn mark_headline_lists(blocks: &mut [Block]) {
     const MIN_RUN: usize = 3;
     const MAX_WORDS: usize = 14;
     let headline = |b: &Block| {
-        let t = strip_markup(b.text);
+        let t = b.stripped;
         b.reason.is_none()
             && matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
             && t.split_whitespace().count() <= MAX_WORDS
@@ -635,7 +631,7 @@ fn promote_near_good_runs(blocks: &mut [Block]) {
     for i in 0..blocks.len() {
         match blocks[i].class {
             // Only sentences make such a run: a list of teaser headlines does not.
-            Class::NearGood if blocks[i].reason.is_none() && is_sentence(strip_markup(blocks[i].text)) => run.push(i),
+            Class::NearGood if blocks[i].reason.is_none() && is_sentence(blocks[i].stripped) => run.push(i),
             Class::Short if blocks[i].reason.is_none() => {}
             _ => flush(&mut run, blocks),
         }

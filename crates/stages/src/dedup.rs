@@ -117,6 +117,10 @@ impl DuplicateDetector {
 
     /// Decides whether `doc` repeats an earlier document and records it.
     pub fn check(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), gleaner_pipeline::HistoryError> {
+        // The committer runs this again when a batch's commit is retried:
+        // start from empty slots so a retry repeats, not adds.
+        doc.duplicate = None;
+        doc.related.clear();
         let words = normalised_words(&doc.text);
         if words.is_empty() {
             doc.warn("dedup", "no text to compare after cleaning");
@@ -264,7 +268,8 @@ mod tests {
             .join("\n\n")
     }
 
-    fn run(texts: &[(&str, String)]) -> Vec<Option<Duplicate>> {
+    /// Runs the stage over texts in order and returns the annotated documents.
+    fn run_docs(texts: &[(&str, String)]) -> Vec<Document> {
         let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
         let mut h = MemoryHistory::default();
         texts
@@ -273,9 +278,13 @@ mod tests {
                 let mut doc = Document::from_text(path, t);
                 h.record_path(&doc.doc_id, path);
                 d.check(&mut doc, &mut h).unwrap();
-                doc.duplicate
+                doc
             })
             .collect()
+    }
+
+    fn run(texts: &[(&str, String)]) -> Vec<Option<Duplicate>> {
+        run_docs(texts).into_iter().map(|d| d.duplicate).collect()
     }
 
     #[test]
@@ -299,16 +308,11 @@ mod tests {
     }
 
     fn run_related(texts: &[(&str, String)]) -> Vec<Vec<Related>> {
-        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
-        let mut h = MemoryHistory::default();
-        texts
-            .iter()
-            .map(|(path, t)| {
-                let mut doc = Document::from_text(path, t);
-                h.record_path(&doc.doc_id, path);
-                d.check(&mut doc, &mut h).unwrap();
-                assert!(doc.duplicate.is_none(), "{path} is related, not a duplicate");
-                doc.related
+        run_docs(texts)
+            .into_iter()
+            .map(|d| {
+                assert!(d.duplicate.is_none(), "{} is related, not a duplicate", d.source.path.display());
+                d.related
             })
             .collect()
     }
@@ -322,6 +326,20 @@ mod tests {
         let link = r[1].first().expect("b is related to a");
         assert_eq!(link.path, "a.txt");
         assert!(link.other_in_this > 0.5 && link.this_in_other < 0.6, "{link:?}");
+    }
+
+    #[test]
+    fn a_retried_check_repeats_its_decision() {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let mut h = MemoryHistory::default();
+        let a = Document::from_text("a.txt", &article(6, 5));
+        h.record_path(&a.doc_id, "a.txt");
+        d.check(&mut a.clone(), &mut h).unwrap();
+        let mut b = Document::from_text("b.txt", &article(6, 5));
+        d.check(&mut b, &mut h).unwrap();
+        let first = (b.duplicate.clone(), b.related.clone());
+        d.check(&mut b, &mut h).unwrap();
+        assert_eq!((b.duplicate, b.related), first);
     }
 
     #[test]

@@ -140,14 +140,10 @@ impl EntityTagger {
     /// Loads the gazetteer and lexicons.
     pub fn new(config: EntitiesConfig) -> Result<EntityTagger, String> {
         let mut entries = Vec::new();
-        let main = match &config.gazetteer {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read gazetteer {}: {e}", p.display()))?,
-            None => BUILTIN_GAZETTEER.to_string(),
-        };
+        let main = crate::file_or_builtin(config.gazetteer.as_deref(), BUILTIN_GAZETTEER, "gazetteer")?;
         let mut texts = vec![("gazetteer".to_string(), main)];
         for p in &config.extra_gazetteers {
-            let t = std::fs::read_to_string(p).map_err(|e| format!("cannot read gazetteer {}: {e}", p.display()))?;
-            texts.push((p.display().to_string(), t));
+            texts.push((p.display().to_string(), crate::file_or_builtin(Some(p), "", "gazetteer")?));
         }
         for (origin, text) in texts {
             let file: GazetteerFile = toml::from_str(&text).map_err(|e| format!("{origin}: {e}"))?;

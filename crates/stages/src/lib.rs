@@ -38,3 +38,12 @@ pub fn builtin_registry() -> Registry {
     register_builtin(&mut r);
     r
 }
+
+/// The text of a user's file when the config names one, else the built-in
+/// copy embedded from `config/`. `what` names the file in the error.
+pub(crate) fn file_or_builtin(path: Option<&std::path::Path>, builtin: &str, what: &str) -> Result<String, String> {
+    match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display())),
+        None => Ok(builtin.to_string()),
+    }
+}
