@@ -102,3 +102,66 @@ command = ["sh", "-c", "while read line; do echo '{{\"words\": 42}}'; done"]
     let stored: String = ws.db().query_row("SELECT extra_json FROM documents", [], |r| r.get(0)).unwrap();
     assert!(stored.contains("\"words\":42"), "{stored}");
 }
+
+#[test]
+fn ingest_finds_reposts_and_partial_reuse_and_decides_the_same_every_run() {
+    let ws = Workspace::new();
+    let input = ws.samples_folder();
+    let text = |i: usize| String::from_utf8(samples()[i].1.clone()).unwrap();
+    // An aggregator's repost of sample 2: its own header and footer, straight
+    // quotes, the last paragraphs cut.
+    let original = text(2);
+    let lines: Vec<&str> = original.lines().collect();
+    let repost = format!(
+        "Izvor: vijesti.example | 22.11.2026.\n\n{}\n\nThe post Hamas Comeback appeared first on Example Aggregator.\nDetaljnije na izvornom linku >>>\n",
+        lines[..lines.len() - 4].join("\n").replace(['’', '‘'], "'").replace(['“', '”'], "\"")
+    );
+    std::fs::write(input.join("zz-repost.txt"), repost).unwrap();
+    // A piece that quotes more than half of sample 3 inside as much text of
+    // its own: related both ways, not a copy.
+    let reused = text(3);
+    let reused_lines: Vec<&str> = reused.lines().collect();
+    let piece = format!(
+        "{}\n\n{}\n\n{}",
+        report(3),
+        reused_lines[..reused_lines.len() * 3 / 5].join("\n"),
+        [report(4), report(5)].join("\n\n")
+    );
+    std::fs::write(input.join("zz-reuse.txt"), piece).unwrap();
+
+    let out = gleaner(&ws).arg("ingest").arg(&input).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = ws.document_events();
+    let by_name = |n: &str| docs.iter().find(|e| base(e) == n).unwrap().clone();
+    let repost = by_name("zz-repost.txt");
+    assert_eq!(repost["type"], "document.duplicate", "{repost}");
+    assert_eq!(repost["duplicate_of"]["kind"], "near");
+    assert!(repost["duplicate_of"]["path"].as_str().unwrap().ends_with(&samples()[2].0));
+    let reuse = by_name("zz-reuse.txt");
+    assert_eq!(reuse["type"], "document.processed", "partial reuse is not a copy: {reuse}");
+    let link = &reuse["related"][0];
+    assert!(link["path"].as_str().unwrap().ends_with(&samples()[3].0), "{reuse}");
+    assert!(link["other_in_this"].as_f64().unwrap() > 0.5, "{link}");
+    // The five samples share a topic (Hamas, Iran) and some names, not text.
+    for d in docs.iter().filter(|e| base(e).len() > 20) {
+        assert_eq!(d["type"], "document.processed", "{}", base(d));
+        assert!(d["related"].as_array().is_none_or(|r| r.is_empty()), "{}: {}", base(d), d["related"]);
+    }
+    assert_eq!(ws.count("SELECT count(*) FROM related"), 1);
+
+    // Same decisions, similarities and links again into a fresh data folder.
+    let data2 = ws.dir.path().join("data2");
+    let out2 = gleaner(&ws).arg("--data").arg(&data2).arg("ingest").arg(&input).output().unwrap();
+    assert!(out2.status.success());
+    let again: Vec<serde_json::Value> =
+        std::fs::read_to_string(data2.join("events.ndjson")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let decisions = |evs: &[serde_json::Value]| {
+        evs.iter()
+            .filter(|e| e["type"].as_str().unwrap().starts_with("document."))
+            .map(|e| (base(e), e["type"].clone(), e["duplicate_of"]["similarity"].clone(), e["related"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    let first: Vec<serde_json::Value> = ws.events();
+    assert_eq!(decisions(&first).len(), 7);
+    assert_eq!(decisions(&first), decisions(&again));
+}

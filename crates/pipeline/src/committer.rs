@@ -108,8 +108,8 @@ pub struct Committer {
     pub history_window: Option<chrono::Duration>,
 }
 
-/// How often the history window is enforced: pruning is a DELETE over an
-/// index, cheap, but not worth doing per batch.
+/// How often the history window is enforced: pruning sweeps the key table
+/// in slices, cheap, but not worth doing per batch.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 enum Item {
@@ -233,7 +233,7 @@ impl Committer {
                 Item::Job(path, Outcome::Document(doc)) => {
                     // A retry must not see the annotations of the failed attempt.
                     doc.timings.retain(|(s, _)| !self.stages.ordered.iter().any(|o| o.name() == s));
-                    let ordered = run_ordered(&self.stages, doc, &tx);
+                    let ordered = run_ordered(&self.stages, doc, &tx, (seq + 1) as u64);
                     seq += 1;
                     let (body, kind, result) = match ordered {
                         Ok(()) => {
@@ -316,7 +316,7 @@ impl Committer {
 
 /// Runs the ordered stages inside a savepoint, so a stage that fails halfway
 /// leaves none of its history writes behind.
-fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'_>) -> Result<(), StageError> {
+fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'_>, number: u64) -> Result<(), StageError> {
     if stages.ordered.is_empty() {
         return Ok(());
     }
@@ -326,16 +326,20 @@ fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'
     };
     tx.execute_batch("SAVEPOINT ordered_stages").map_err(|e| history_err("committer", e))?;
     let mut result = Ok(());
-    {
-        let mut history = SqlHistory { tx };
-        for stage in &stages.ordered {
-            let t0 = Instant::now();
-            if let Err(e) = stage.process(doc, &mut history) {
-                result = Err(e);
+    for stage in &stages.ordered {
+        let t0 = Instant::now();
+        let mut history = match SqlHistory::new(tx, stage.name(), number) {
+            Ok(h) => h,
+            Err(e) => {
+                result = Err(history_err(stage.name(), e));
                 break;
             }
-            doc.timings.push((stage.name().to_string(), t0.elapsed().as_secs_f64() * 1000.0));
+        };
+        if let Err(e) = stage.process(doc, &mut history) {
+            result = Err(e);
+            break;
         }
+        doc.timings.push((stage.name().to_string(), t0.elapsed().as_secs_f64() * 1000.0));
     }
     let end = if result.is_ok() { "RELEASE ordered_stages" } else { "ROLLBACK TO ordered_stages; RELEASE ordered_stages" };
     tx.execute_batch(end).map_err(|e| history_err("committer", e))?;

@@ -37,7 +37,7 @@ pub use config::{Config, ConfigError};
 pub use document::Document;
 pub use registry::{parse_options, BuiltStage, Registry, Stages};
 pub use runner::{Engine, EngineError};
-pub use stage::{History, HistoryError, MemoryHistory, OrderedStage, Stage, StageError};
+pub use stage::{DocNumber, History, HistoryError, MemoryHistory, OrderedStage, Stage, StageError};
 pub use store::Store;
 
 /// Re-exported so stage crates implement the traits with the same version.

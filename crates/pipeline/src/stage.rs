@@ -61,40 +61,83 @@ pub trait OrderedStage: Send + Sync {
 #[error("{0}")]
 pub struct HistoryError(pub String);
 
-/// A persistent multimap an ordered stage keeps its memory in. Keys and values
-/// are opaque bytes; `namespace` keeps stages apart (use the stage name as prefix).
+/// Number of a document in arrival order (the seq of its event): what an
+/// ordered stage files its memory under. Small integers keep the index compact.
+pub type DocNumber = u64;
+
+/// The memory an ordered stage keeps, shaped for a compact on-disk index:
+///
+/// * keys: a multimap from 32-bit keys to document numbers (an LSH bucket
+///   to the reports in it), one small row per pair;
+/// * records: one opaque byte string per document (its signature).
+///
+/// Every stage has its own keys and records. Documents leave the history in
+/// arrival order when the engine's window (`data.history_days`) passes them.
 pub trait History {
-    /// All values stored under `key`, oldest first.
-    fn get(&mut self, namespace: &str, key: &[u8]) -> Result<Vec<Vec<u8>>, HistoryError>;
-    /// Adds a value under `key`; `doc_id` records which document it belongs to.
-    fn put(&mut self, namespace: &str, key: &[u8], value: &[u8], doc_id: &str) -> Result<(), HistoryError>;
-    /// The path a document was found at, if it is known.
-    fn path_of(&mut self, doc_id: &str) -> Result<Option<String>, HistoryError>;
+    /// The number of the document being processed.
+    fn current(&self) -> DocNumber;
+    /// Documents filed under `key`, newest first, at most `limit`.
+    fn lookup(&mut self, key: u32, limit: usize) -> Result<Vec<DocNumber>, HistoryError>;
+    /// Files the current document under `key`.
+    fn file(&mut self, key: u32) -> Result<(), HistoryError>;
+    /// The record kept for a document, if it is still in the history.
+    fn record(&mut self, doc: DocNumber) -> Result<Option<Vec<u8>>, HistoryError>;
+    /// Sets the current document's record.
+    fn set_record(&mut self, value: &[u8]) -> Result<(), HistoryError>;
+    /// The id and path of an earlier document, for the event that names it.
+    fn describe(&mut self, doc: DocNumber) -> Result<Option<(String, String)>, HistoryError>;
 }
 
-/// An in-memory [`History`] for tests and benchmarks of ordered stages.
+/// An in-memory [`History`] for tests and benchmarks of ordered stages. Call
+/// [`MemoryHistory::begin`] before each document.
 #[derive(Debug, Default)]
 pub struct MemoryHistory {
-    map: HashMap<(String, Vec<u8>), Vec<Vec<u8>>>,
-    paths: HashMap<String, String>,
+    keys: HashMap<u32, Vec<DocNumber>>,
+    records: HashMap<DocNumber, Vec<u8>>,
+    described: HashMap<DocNumber, (String, String)>,
+    current: DocNumber,
 }
 
 impl MemoryHistory {
-    /// Remembers the path of a document, as the committer does when it stores one.
-    pub fn record_path(&mut self, doc_id: &str, path: &str) {
-        self.paths.insert(doc_id.to_string(), path.to_string());
+    /// Starts the next document, as the committer does when it stores one.
+    pub fn begin(&mut self, doc_id: &str, path: &str) -> DocNumber {
+        self.current += 1;
+        self.described.insert(self.current, (doc_id.to_string(), path.to_string()));
+        self.current
+    }
+
+    /// Forgets documents up to and including `last`, as the window does.
+    pub fn forget_through(&mut self, last: DocNumber) {
+        self.records.retain(|d, _| *d > last);
+        for docs in self.keys.values_mut() {
+            docs.retain(|d| *d > last);
+        }
     }
 }
 
 impl History for MemoryHistory {
-    fn get(&mut self, namespace: &str, key: &[u8]) -> Result<Vec<Vec<u8>>, HistoryError> {
-        Ok(self.map.get(&(namespace.to_string(), key.to_vec())).cloned().unwrap_or_default())
+    fn current(&self) -> DocNumber {
+        self.current
     }
-    fn put(&mut self, namespace: &str, key: &[u8], value: &[u8], _doc_id: &str) -> Result<(), HistoryError> {
-        self.map.entry((namespace.to_string(), key.to_vec())).or_default().push(value.to_vec());
+    fn lookup(&mut self, key: u32, limit: usize) -> Result<Vec<DocNumber>, HistoryError> {
+        let docs = self.keys.get(&key).map(|d| d.iter().rev().take(limit).copied().collect()).unwrap_or_default();
+        Ok(docs)
+    }
+    fn file(&mut self, key: u32) -> Result<(), HistoryError> {
+        let docs = self.keys.entry(key).or_default();
+        if docs.last() != Some(&self.current) {
+            docs.push(self.current);
+        }
         Ok(())
     }
-    fn path_of(&mut self, doc_id: &str) -> Result<Option<String>, HistoryError> {
-        Ok(self.paths.get(doc_id).cloned())
+    fn record(&mut self, doc: DocNumber) -> Result<Option<Vec<u8>>, HistoryError> {
+        Ok(self.records.get(&doc).cloned())
+    }
+    fn set_record(&mut self, value: &[u8]) -> Result<(), HistoryError> {
+        self.records.insert(self.current, value.to_vec());
+        Ok(())
+    }
+    fn describe(&mut self, doc: DocNumber) -> Result<Option<(String, String)>, HistoryError> {
+        Ok(self.described.get(&doc).cloned())
     }
 }

@@ -6,7 +6,7 @@
 //! out a reader's brief lock instead of failing.
 
 use crate::document::{Document, Source};
-use crate::stage::{History, HistoryError};
+use crate::stage::{DocNumber, History, HistoryError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// What every write helper takes: the committer's open transaction or a
@@ -192,6 +192,33 @@ const MIGRATIONS: &[&str] = &[
         JOIN entities a ON a.id = ma.entity JOIN entities b ON b.id = mb.entity
         GROUP BY ma.entity, mb.entity ORDER BY documents DESC;
     "#,
+    // 2: a compact history for ordered stages. The generic multimap of
+    // migration 1 took about 8 KB per report for dedup; these take under
+    // 300 bytes. Its memory is not carried over: dedup compares new reports
+    // with those stored from this version on.
+    r#"
+    DROP TABLE stage_index;
+    CREATE TABLE history_stages (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    -- key -> documents (dedup: LSH bucket -> reports), one short row each.
+    -- `doc` is the document's seq (arrival order).
+    CREATE TABLE history_keys (
+        stage INTEGER NOT NULL,
+        key   INTEGER NOT NULL,
+        doc   INTEGER NOT NULL,
+        PRIMARY KEY (stage, key, doc)
+    ) WITHOUT ROWID;
+    -- One record per document (dedup: its signature).
+    CREATE TABLE history_records (
+        stage INTEGER NOT NULL,
+        doc   INTEGER NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (stage, doc)
+    ) WITHOUT ROWID;
+    CREATE INDEX documents_seq ON documents(seq);
+    "#,
 ];
 
 /// What the store remembers of a file.
@@ -223,6 +250,10 @@ impl Store {
         // FULL: a committed batch survives power loss, so an event already in
         // the NDJSON file can never be re-created after a crash.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(err)?;
+        // 64 MB of page cache (the default is 2 MB): the dedup index and the
+        // documents' keys are written at random places, and past a few
+        // hundred thousand reports a small cache turns each into a read.
+        conn.execute_batch("PRAGMA cache_size = -65536;").map_err(err)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
         if version > MIGRATIONS.len() as i64 {
             return Err(StoreError::TooNew { path: path.to_path_buf(), found: version, known: MIGRATIONS.len() as i64 });
@@ -291,18 +322,62 @@ impl Store {
     /// Forgets the ordered stages' memory of documents ingested before
     /// `before` (RFC 3339 UTC): dedup then compares only with the window
     /// that is left. The documents themselves stay. Returns rows deleted.
+    ///
+    /// History rows carry only the document's seq, and seq grows with time,
+    /// so the cut is the last seq committed before `before`, found by
+    /// bisecting the outbox (its key is seq). Key rows are deleted in slices
+    /// of the key space, each in its own short transaction, so the committer
+    /// and readers never wait long behind a sweep of millions of rows.
     pub fn prune_history(&mut self, before: &str) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.transaction()?;
-        let n = tx
-            .execute(
-                "DELETE FROM stage_index WHERE doc_id IN (SELECT doc_id FROM documents WHERE ingested_at < ?1)",
-                params![before],
-            )
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(n)
+        let cut = self.last_seq_before(before).map_err(err)?;
+        let floor: i64 =
+            self.conn.query_row("SELECT coalesce(min(doc), 0) FROM history_records", [], |r| r.get(0)).map_err(err)?;
+        if cut < floor {
+            return Ok(0);
+        }
+        const SLICES: i64 = 64;
+        let span = (1i64 << 32) / SLICES;
+        let first = i32::MIN as i64;
+        let mut deleted = 0;
+        for slice in 0..SLICES {
+            let tx = self.transaction()?;
+            deleted += tx
+                .execute(
+                    "DELETE FROM history_keys WHERE stage IN (SELECT id FROM history_stages) AND key >= ?1 AND key < ?2 AND doc <= ?3",
+                    params![first + slice * span, first + (slice + 1) * span, cut],
+                )
+                .map_err(err)?;
+            if slice == SLICES - 1 {
+                deleted += tx
+                    .execute(
+                        "DELETE FROM history_records WHERE stage IN (SELECT id FROM history_stages) AND doc <= ?1",
+                        params![cut],
+                    )
+                    .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+        }
+        Ok(deleted)
+    }
+
+    /// The highest event seq committed before `before`, 0 when none.
+    fn last_seq_before(&self, before: &str) -> rusqlite::Result<i64> {
+        let mut at = self.conn.prepare_cached("SELECT at FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
+        let (mut lo, mut hi) = (0i64, self.conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?);
+        // Invariant: every seq <= lo is before `before` (0 trivially); find
+        // the largest such seq by bisection, O(log n) point reads.
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            let t: Option<String> = at.query_row([mid], |r| r.get(0)).optional()?;
+            if t.is_some_and(|t| t.as_str() < before) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
     }
 
     /// Records the last seq written to the NDJSON file.
@@ -469,34 +544,84 @@ pub fn insert_event(
 /// [`History`] over the committer's open transaction: what an ordered stage
 /// writes commits (or rolls back) with the document.
 pub struct SqlHistory<'a> {
-    /// The committer's transaction.
-    pub tx: &'a Tx,
+    tx: &'a Tx,
+    stage: i64,
+    current: DocNumber,
+}
+
+impl<'a> SqlHistory<'a> {
+    /// The history of stage `name` while it processes document `current`
+    /// (the seq its event will get).
+    pub fn new(tx: &'a Tx, name: &str, current: DocNumber) -> rusqlite::Result<SqlHistory<'a>> {
+        let id = |tx: &Tx| -> rusqlite::Result<Option<i64>> {
+            tx.prepare_cached("SELECT id FROM history_stages WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()
+        };
+        let stage = match id(tx)? {
+            Some(id) => id,
+            None => {
+                tx.execute("INSERT INTO history_stages (name) VALUES (?1)", [name])?;
+                tx.last_insert_rowid()
+            }
+        };
+        Ok(SqlHistory { tx, stage, current })
+    }
+}
+
+/// Keys are stored as signed 32-bit values: SQLite then keeps each in 4
+/// bytes, where a value of 2^31 or more takes 6.
+fn stored_key(key: u32) -> i64 {
+    key as i32 as i64
+}
+
+fn history_err(e: rusqlite::Error) -> HistoryError {
+    HistoryError(e.to_string())
 }
 
 impl History for SqlHistory<'_> {
-    fn get(&mut self, namespace: &str, key: &[u8]) -> Result<Vec<Vec<u8>>, HistoryError> {
-        let run = || -> rusqlite::Result<Vec<Vec<u8>>> {
-            let mut st =
-                self.tx.prepare_cached("SELECT value FROM stage_index WHERE namespace = ?1 AND key = ?2 ORDER BY rowid")?;
-            let rows = st.query_map(params![namespace, key], |r| r.get(0))?;
-            rows.collect()
-        };
-        run().map_err(|e| HistoryError(e.to_string()))
+    fn current(&self) -> DocNumber {
+        self.current
     }
 
-    fn put(&mut self, namespace: &str, key: &[u8], value: &[u8], doc_id: &str) -> Result<(), HistoryError> {
+    fn lookup(&mut self, key: u32, limit: usize) -> Result<Vec<DocNumber>, HistoryError> {
+        // No `LIMIT ?`: a bound LIMIT makes SQLite (built with STAT4)
+        // re-prepare the statement on every call, which cost more than the
+        // lookup. Stepping stops after `limit` rows instead.
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT doc FROM history_keys WHERE stage = ?1 AND key = ?2 ORDER BY doc DESC")
+            .map_err(history_err)?;
+        let rows = st.query_map(params![self.stage, stored_key(key)], |r| r.get::<_, i64>(0)).map_err(history_err)?;
+        rows.take(limit).map(|r| r.map(|d| d as DocNumber).map_err(history_err)).collect()
+    }
+
+    fn file(&mut self, key: u32) -> Result<(), HistoryError> {
         self.tx
-            .prepare_cached("INSERT INTO stage_index (namespace, key, value, doc_id) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut st| st.execute(params![namespace, key, value, doc_id]))
+            .prepare_cached("INSERT OR IGNORE INTO history_keys (stage, key, doc) VALUES (?1, ?2, ?3)")
+            .and_then(|mut st| st.execute(params![self.stage, stored_key(key), self.current as i64]))
             .map(|_| ())
-            .map_err(|e| HistoryError(e.to_string()))
+            .map_err(history_err)
     }
 
-    fn path_of(&mut self, doc_id: &str) -> Result<Option<String>, HistoryError> {
+    fn record(&mut self, doc: DocNumber) -> Result<Option<Vec<u8>>, HistoryError> {
         self.tx
-            .prepare_cached("SELECT path FROM documents WHERE doc_id = ?1")
-            .and_then(|mut st| st.query_row([doc_id], |r| r.get(0)).optional())
-            .map_err(|e| HistoryError(e.to_string()))
+            .prepare_cached("SELECT value FROM history_records WHERE stage = ?1 AND doc = ?2")
+            .and_then(|mut st| st.query_row(params![self.stage, doc as i64], |r| r.get(0)).optional())
+            .map_err(history_err)
+    }
+
+    fn set_record(&mut self, value: &[u8]) -> Result<(), HistoryError> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO history_records (stage, doc, value) VALUES (?1, ?2, ?3)")
+            .and_then(|mut st| st.execute(params![self.stage, self.current as i64, value]))
+            .map(|_| ())
+            .map_err(history_err)
+    }
+
+    fn describe(&mut self, doc: DocNumber) -> Result<Option<(String, String)>, HistoryError> {
+        self.tx
+            .prepare_cached("SELECT doc_id, path FROM documents WHERE seq = ?1")
+            .and_then(|mut st| st.query_row([doc as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(history_err)
     }
 }
 
@@ -511,17 +636,35 @@ mod tests {
         let mut store = Store::open(&dir.path().join("db")).unwrap();
         let (old, new) = (Document::from_text("old.txt", "old text"), Document::from_text("new.txt", "new text"));
         let tx = store.transaction().unwrap();
-        insert_document(&tx, &old, 1, "2020-01-01T00:00:00.000Z", false).unwrap();
-        insert_document(&tx, &new, 2, "2026-01-01T00:00:00.000Z", false).unwrap();
-        let mut h = SqlHistory { tx: &tx };
-        h.put("dedup.band", b"k", old.doc_id.as_bytes(), &old.doc_id).unwrap();
-        h.put("dedup.band", b"k", new.doc_id.as_bytes(), &new.doc_id).unwrap();
+        for (seq, doc, at) in [(1, &old, "2020-01-01T00:00:00.000Z"), (2, &new, "2026-01-01T00:00:00.000Z")] {
+            insert_document(&tx, doc, seq, at, false).unwrap();
+            insert_event(&tx, seq, &format!("e{seq}"), "document.processed", Some(&doc.doc_id), at, "{}").unwrap();
+            let mut h = SqlHistory::new(&tx, "dedup", seq as u64).unwrap();
+            h.file(7).unwrap();
+            h.file(u32::MAX).unwrap();
+            h.set_record(doc.doc_id.as_bytes()).unwrap();
+        }
         tx.commit().unwrap();
-        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 1);
+        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 3, "two keys and a record of the old report");
+        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 0, "nothing left to forget");
         let tx = store.transaction().unwrap();
-        let mut h = SqlHistory { tx: &tx };
-        assert_eq!(h.get("dedup.band", b"k").unwrap(), vec![new.doc_id.as_bytes().to_vec()]);
+        let mut h = SqlHistory::new(&tx, "dedup", 3).unwrap();
+        assert_eq!(h.lookup(7, 10).unwrap(), vec![2]);
+        assert_eq!(h.lookup(u32::MAX, 10).unwrap(), vec![2]);
+        assert_eq!(h.record(1).unwrap(), None);
+        assert_eq!(h.record(2).unwrap(), Some(new.doc_id.as_bytes().to_vec()));
+        assert_eq!(h.describe(2).unwrap(), Some((new.doc_id.clone(), "new.txt".to_string())));
         let docs: i64 = tx.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
         assert_eq!(docs, 2);
+    }
+
+    #[test]
+    fn each_ordered_stage_has_its_own_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        let tx = store.transaction().unwrap();
+        SqlHistory::new(&tx, "dedup", 1).unwrap().file(5).unwrap();
+        assert!(SqlHistory::new(&tx, "other", 2).unwrap().lookup(5, 10).unwrap().is_empty());
+        assert_eq!(SqlHistory::new(&tx, "dedup", 2).unwrap().lookup(5, 10).unwrap(), vec![1]);
     }
 }

@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
             let mut h = MemoryHistory::default();
             for d in &cleaned {
                 let mut d = d.clone();
+                h.begin(&d.doc_id, "bench.txt");
                 dedup.process(&mut d, &mut h).unwrap();
             }
         })

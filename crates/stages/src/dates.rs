@@ -854,6 +854,54 @@ fn normalise(p: Parsed, context_year: Option<i32>) -> Option<String> {
     }
 }
 
+/// A text with Arabic-Indic ("١٥") and Persian ("۱۵") digits read as Latin
+/// ones, so every pattern finds dates written in them; spans map back to the
+/// original text. Borrowed when there are none (the common case).
+struct LatinDigits<'a> {
+    text: std::borrow::Cow<'a, str>,
+    /// Byte offset in the original of each byte of `text` (and of its end),
+    /// when digits were replaced.
+    original_at: Option<Vec<usize>>,
+}
+
+impl<'a> LatinDigits<'a> {
+    fn of(text: &'a str) -> LatinDigits<'a> {
+        let digit = |c: char| match c {
+            '\u{0660}'..='\u{0669}' => Some((c as u32 - 0x0660) as u8),
+            '\u{06F0}'..='\u{06F9}' => Some((c as u32 - 0x06F0) as u8),
+            _ => None,
+        };
+        if !text.chars().any(|c| digit(c).is_some()) {
+            return LatinDigits { text: text.into(), original_at: None };
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = Vec::with_capacity(text.len() + 1);
+        for (i, c) in text.char_indices() {
+            match digit(c) {
+                Some(d) => {
+                    out.push((b'0' + d) as char);
+                    at.push(i);
+                }
+                None => {
+                    out.push(c);
+                    at.extend((0..c.len_utf8()).map(|k| i + k));
+                }
+            }
+        }
+        at.push(text.len());
+        LatinDigits { text: out.into(), original_at: Some(at) }
+    }
+
+    /// Moves a mention found in `self.text` back onto the original text.
+    fn restore(&self, m: &mut DateMention, original: &str) {
+        if let Some(at) = &self.original_at {
+            m.start = at[m.start];
+            m.end = at[m.end];
+            m.text = original[m.start..m.end].to_string();
+        }
+    }
+}
+
 #[async_trait]
 impl Stage for DateExtractor {
     fn name(&self) -> &str {
@@ -862,17 +910,21 @@ impl Stage for DateExtractor {
 
     async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
         let today = chrono::Utc::now().date_naive();
-        let published = self.published(&doc.raw, body_start(&doc.raw, &doc.text), today);
+        let (raw, text) = (LatinDigits::of(&doc.raw), LatinDigits::of(&doc.text));
+        let published = self.published(&raw.text, body_start(&raw.text, &text.text), today);
         let context_year = published.as_ref().and_then(|p| p.date[..4].parse().ok());
-        let mut mentions = self.mentions(&doc.text, context_year);
+        let mut mentions = self.mentions(&text.text, context_year);
         if let Some(anchor) = published.as_ref().and_then(|p| NaiveDate::parse_from_str(&p.date, "%Y-%m-%d").ok()) {
             let relative: Vec<DateMention> = self
-                .relative_mentions(&doc.text, anchor)
+                .relative_mentions(&text.text, anchor)
                 .into_iter()
                 .filter(|r| mentions.iter().all(|m| r.end <= m.start || r.start >= m.end))
                 .collect();
             mentions.extend(relative);
             mentions.sort_by_key(|m| m.start);
+        }
+        for m in &mut mentions {
+            text.restore(m, &doc.text);
         }
         let published_after = if published.is_none() {
             let today_iso = today.format("%Y-%m-%d").to_string();
@@ -957,6 +1009,32 @@ mod tests {
         assert_eq!(got("1 Muharram 1445 AH"), vec!["2023-07-19"]);
         assert_eq!(got("14 Nisan 5784"), vec!["2024-04-22"]);
         assert!(got("Haj Ramadan said").is_empty());
+    }
+
+    #[test]
+    fn arabic_and_persian_digits_are_read() {
+        let d = DateExtractor::new(DatesConfig::default());
+        let doc_of = |t: &str| {
+            let mut doc = Document::from_text("a.txt", t);
+            doc.text = t.to_string();
+            doc
+        };
+        for (text, value, written) in [
+            ("گزارش ۱ فروردین ۱۴۰۲ منتشر شد", "2023-03-21", "۱ فروردین ۱۴۰۲"),
+            ("نشر في ١٥ يناير ٢٠٢٣ في بيروت", "2023-01-15", "١٥ يناير ٢٠٢٣"),
+            ("وقعت في ١ محرم ١٤٤٥ هـ", "2023-07-19", "١ محرم ١٤٤٥"),
+        ] {
+            let mut doc = doc_of(text);
+            block_on(d.process(&mut doc)).unwrap();
+            let m = &doc.dates.as_ref().unwrap().mentions;
+            assert_eq!(m.iter().map(|m| m.value.as_str()).collect::<Vec<_>>(), vec![value], "{text}");
+            assert_eq!(&text[m[0].start..m[0].end], m[0].text);
+            assert!(m[0].text.starts_with(written), "{:?}", m[0].text);
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 
     #[test]

@@ -1,15 +1,26 @@
 //! `dedup`: the [`DuplicateDetector`]. Reports a document that repeats an
 //! earlier one: exact (same normalised cleaned text) or near (MinHash over
-//! word shingles, candidates found through an LSH index).
+//! word shingles, candidates found through an LSH index), and links reports
+//! that reuse a large part of an earlier one as `related`.
 //!
 //! An ordered stage: it runs in the committer, in arrival order, so "earlier"
 //! is well defined. Its index lives in the engine's [`History`] (SQLite in
 //! the daemon), written in the same transaction as the document.
+//!
+//! The index is built to stay small and flat for years of reports:
+//!
+//! * per report, `bands` keys (LSH buckets of `rows` full 32-bit MinHash
+//!   values each) and one record: the signature cut to `bits` bits per slot
+//!   (b-bit MinHash, Li & König 2010: matching low bits still estimate the
+//!   Jaccard similarity once corrected for chance agreement), the shingle
+//!   count, a hash of the whole text and the story's first report;
+//! * a lookup reads at most `candidates_per_key` newest reports per bucket,
+//!   so its cost does not grow with the archive even for a story reposted a
+//!   thousand times (the newest copies all point at the same first report).
 
 use gleaner_pipeline::document::{Duplicate, Related};
-use gleaner_pipeline::{parse_options, BuiltStage, Document, History, OrderedStage, StageError};
+use gleaner_pipeline::{parse_options, BuiltStage, DocNumber, Document, History, HistoryError, OrderedStage, StageError};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
@@ -20,12 +31,14 @@ use xxhash_rust::xxh3::xxh3_64;
 pub struct DedupConfig {
     /// Words per shingle.
     pub shingle_words: usize,
-    /// MinHash signature length; must equal `bands * rows`.
+    /// MinHash signature length.
     pub permutations: usize,
-    /// LSH bands; with `rows` rows each, pairs above about
-    /// (1/bands)^(1/rows) similarity become candidates.
+    /// Bits of each signature slot kept in the index (1 to 16).
+    pub bits: u32,
+    /// LSH bands (at most 16); with `rows` rows each, a pair at similarity s
+    /// becomes a candidate with probability 1 - (1 - s^rows)^bands.
     pub bands: usize,
-    /// Rows per band.
+    /// Rows per band; `bands * rows` must not exceed `permutations`.
     pub rows: usize,
     /// Estimated Jaccard similarity from which a candidate is a near duplicate.
     pub threshold: f64,
@@ -34,21 +47,27 @@ pub struct DedupConfig {
     /// A candidate below `threshold` that shares at least this share of
     /// either document's shingles is linked as `related` (partial overlap).
     pub related_containment: f64,
+    /// Most reports read per bucket (the newest).
+    pub candidates_per_key: usize,
 }
 
 impl Default for DedupConfig {
     fn default() -> Self {
-        // 42 bands x 3 rows: a pair at 0.5 similarity becomes a candidate
-        // with probability 1 - (1 - 0.5^3)^42 = 0.996 (32 x 4 gave 0.87 and
-        // missed a dev-set pair); the signature comparison then decides.
+        // 12 bands x 2 rows: a pair at 0.6 similarity (the least similar
+        // copy in the dev set is at 0.63) becomes a candidate with
+        // probability 1 - (1 - 0.6^2)^12 = 0.995, at 0.5 with 0.968; pairs
+        // that share a stock phrase (s ~ 0.01) almost never. 128 slots of 4
+        // bits estimate s with a standard error of about 0.045 at 0.45.
         DedupConfig {
             shingle_words: 5,
-            permutations: 126,
-            bands: 42,
-            rows: 3,
+            permutations: 128,
+            bits: 4,
+            bands: 12,
+            rows: 2,
             threshold: 0.45,
             min_words: 30,
             related_containment: 0.5,
+            candidates_per_key: 16,
         }
     }
 }
@@ -62,181 +81,307 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// The dedup stage.
 pub struct DuplicateDetector {
     config: DedupConfig,
-    /// Multiply-shift hash parameters, one (a, b) per permutation.
-    params: Vec<(u64, u64)>,
 }
 
-const NS_EXACT: &str = "dedup.exact";
-const NS_BAND: &str = "dedup.band";
-const NS_SIG: &str = "dedup.sig";
-const NS_ROOT: &str = "dedup.root";
+/// Format of the stored record; a change of layout gets a new number.
+const RECORD_VERSION: u8 = 1;
+
+/// What the index keeps of one report.
+#[derive(Debug, Clone, PartialEq)]
+struct Record {
+    /// How many reports back the story's first report is (0: this one).
+    root_back: u64,
+    /// Distinct shingles.
+    shingles: u64,
+    /// Hash of the normalised text: equal hashes and shingle counts = exact copy.
+    exact: u32,
+    /// Signature slots cut to `bits` bits.
+    sig: Vec<u16>,
+}
 
 impl DuplicateDetector {
-    /// Checks the options and derives the hash family (fixed seed: signatures
-    /// persist across restarts and must stay comparable).
+    /// Checks the options. Hashing is seeded with constants: signatures
+    /// persist across restarts and must stay comparable.
     pub fn new(config: DedupConfig) -> Result<DuplicateDetector, String> {
-        if config.bands * config.rows != config.permutations {
+        if config.bands * config.rows > config.permutations || config.bands == 0 || config.rows == 0 {
             return Err(format!(
-                "bands ({}) x rows ({}) must equal permutations ({})",
+                "bands ({}) x rows ({}) must be at least 1 and at most permutations ({})",
                 config.bands, config.rows, config.permutations
             ));
+        }
+        if config.permutations > 4096 {
+            return Err(format!("permutations ({}) must be at most 4096", config.permutations));
+        }
+        if config.bands > 16 {
+            return Err(format!("bands ({}) must be at most 16", config.bands));
+        }
+        if !(1..=16).contains(&config.bits) {
+            return Err(format!("bits ({}) must be between 1 and 16", config.bits));
         }
         if !(0.0..=1.0).contains(&config.threshold) || config.shingle_words == 0 {
             return Err("threshold must be in [0, 1] and shingle_words at least 1".into());
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        let params = (0..config.permutations).map(|_| (next() | 1, next())).collect();
-        Ok(DuplicateDetector { config, params })
+        Ok(DuplicateDetector { config })
     }
 
-    /// MinHash signature of a word list, and its number of distinct shingles.
-    pub fn signature(&self, words: &[String]) -> (Vec<u32>, usize) {
+    /// MinHash signature of a text's word hashes (see [`word_hashes`]), and
+    /// its number of distinct shingles.
+    ///
+    /// One-permutation hashing (Li, Owen & Zhang 2012): each shingle is hashed
+    /// once, the hash picks a slot and the slot keeps its smallest value; a
+    /// slot no shingle fell into borrows the value of the slot a fixed probe
+    /// sequence leads to (optimal densification, Shrivastava 2017). Same
+    /// estimate as `permutations` independent hash functions, at one hash
+    /// per shingle instead of `permutations`.
+    pub fn signature(&self, words: &[u64]) -> (Vec<u32>, usize) {
         let k = self.config.shingle_words.min(words.len().max(1));
-        let mut shingles: Vec<u64> = words.windows(k).map(|w| xxh3_64(w.join(" ").as_bytes())).collect();
+        let mut shingles: Vec<u64> = words
+            .windows(k)
+            .map(|w| {
+                mix(w.iter().fold(0x51_7CC1_B727_220Au64, |h, &x| (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            })
+            .collect();
         shingles.sort_unstable();
         shingles.dedup();
-        let mut sig = vec![u32::MAX; self.params.len()];
-        for &x in &shingles {
-            for (slot, &(a, b)) in sig.iter_mut().zip(&self.params) {
-                *slot = (*slot).min((a.wrapping_mul(x).wrapping_add(b) >> 32) as u32);
-            }
+        let slots = self.config.permutations as u64;
+        let mut sig = vec![u32::MAX; slots as usize];
+        let mut filled = vec![false; slots as usize];
+        for &h in &shingles {
+            // High bits choose the slot, low bits are the value: independent
+            // parts of one good hash.
+            let slot = (((h >> 32) * slots) >> 32) as usize;
+            sig[slot] = sig[slot].min(h as u32);
+            filled[slot] = true;
+        }
+        if !shingles.is_empty() {
+            let borrowed: Vec<u32> = (0..slots)
+                .map(|i| {
+                    if filled[i as usize] {
+                        return sig[i as usize];
+                    }
+                    let mut attempt = 0u64;
+                    loop {
+                        attempt += 1;
+                        let j = (((mix((i << 32) | attempt) >> 32) * slots) >> 32) as usize;
+                        if filled[j] {
+                            // Rehash per slot, so two borrowing slots do not
+                            // agree more often than two real ones.
+                            return mix(sig[j] as u64 ^ i << 40) as u32;
+                        }
+                    }
+                })
+                .collect();
+            sig = borrowed;
         }
         (sig, shingles.len())
     }
 
-    fn root_of(&self, doc_id: &[u8], history: &mut dyn History) -> Result<Vec<u8>, gleaner_pipeline::HistoryError> {
-        Ok(history.get(NS_ROOT, doc_id)?.into_iter().next().unwrap_or_else(|| doc_id.to_vec()))
+    /// The LSH buckets of a signature: band number in the top bits, so two
+    /// bands never share a key.
+    pub fn band_keys(&self, sig: &[u32]) -> Vec<u32> {
+        sig.chunks(self.config.rows)
+            .take(self.config.bands)
+            .enumerate()
+            .map(|(band, rows)| {
+                let bytes: Vec<u8> = rows.iter().flat_map(|r| r.to_le_bytes()).collect();
+                ((band as u32) << 28) | (xxh3_64(&bytes) as u32 & 0x0FFF_FFFF)
+            })
+            .collect()
+    }
+
+    /// Whether a report of this many shingles is long enough for a near match.
+    fn comparable(&self, shingles: u64) -> bool {
+        shingles + self.config.shingle_words as u64 > self.config.min_words as u64
+    }
+
+    /// Jaccard similarity estimated from two b-bit signatures: slots agree by
+    /// chance with probability 2^-bits, which is taken out.
+    fn similarity(&self, a: &[u16], b: &[u16]) -> f64 {
+        if a.len() != b.len() || a.is_empty() {
+            return 0.0;
+        }
+        let agree = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64;
+        let chance = 0.5f64.powi(self.config.bits as i32);
+        ((agree - chance) / (1.0 - chance)).clamp(0.0, 1.0)
+    }
+
+    fn encode(&self, r: &Record) -> Vec<u8> {
+        let mut out = vec![RECORD_VERSION];
+        put_varint(&mut out, r.root_back);
+        put_varint(&mut out, r.shingles);
+        out.extend_from_slice(&r.exact.to_le_bytes());
+        let (mut acc, mut n) = (0u32, 0u32);
+        for &v in &r.sig {
+            acc |= (v as u32) << n;
+            n += self.config.bits;
+            while n >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                n -= 8;
+            }
+        }
+        if n > 0 {
+            out.push(acc as u8);
+        }
+        out
+    }
+
+    /// Reads a stored record; None if it was written with another layout or
+    /// other options (then it cannot be compared and is skipped).
+    fn decode(&self, bytes: &[u8]) -> Option<Record> {
+        let (&version, mut rest) = bytes.split_first()?;
+        if version != RECORD_VERSION {
+            return None;
+        }
+        let root_back = take_varint(&mut rest)?;
+        let shingles = take_varint(&mut rest)?;
+        let exact = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+        rest = &rest[4..];
+        let bits = self.config.bits;
+        if rest.len() != (self.config.permutations * bits as usize).div_ceil(8) {
+            return None;
+        }
+        let mask = (1u32 << bits) - 1;
+        let (mut acc, mut n, mut bytes) = (0u32, 0u32, rest.iter());
+        let mut sig = Vec::with_capacity(self.config.permutations);
+        for _ in 0..self.config.permutations {
+            while n < bits {
+                acc |= (*bytes.next()? as u32) << n;
+                n += 8;
+            }
+            sig.push((acc & mask) as u16);
+            acc >>= bits;
+            n -= bits;
+        }
+        Some(Record { root_back, shingles, exact, sig })
     }
 
     /// Decides whether `doc` repeats an earlier document and records it.
-    pub fn check(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), gleaner_pipeline::HistoryError> {
+    pub fn check(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), HistoryError> {
         // The committer runs this again when a batch's commit is retried:
         // start from empty slots so a retry repeats, not adds.
         doc.duplicate = None;
         doc.related.clear();
-        let words = normalised_words(&doc.text);
+        let words = word_hashes(&doc.text);
         if words.is_empty() {
             doc.warn("dedup", "no text to compare after cleaning");
             return Ok(());
         }
-        let id = doc.doc_id.as_bytes().to_vec();
-        let exact_key = Sha256::digest(words.join(" ").as_bytes())[..16].to_vec();
-        let mut found: Option<(Vec<u8>, String, f64)> = None;
-        if let Some(first) = history.get(NS_EXACT, &exact_key)?.into_iter().next() {
-            found = Some((first, "exact".into(), 1.0));
+        let me = history.current();
+        let exact = words.iter().fold(0u64, |h, &w| mix(h ^ w)) as u32;
+        let (full_sig, size) = self.signature(&words);
+        let mask = ((1u32 << self.config.bits) - 1) as u16;
+        let record =
+            Record { root_back: 0, shingles: size as u64, exact, sig: full_sig.iter().map(|&v| v as u16 & mask).collect() };
+        let keys = self.band_keys(&full_sig);
+        let mut seen = BTreeSet::new();
+        for &key in &keys {
+            seen.extend(history.lookup(key, self.config.candidates_per_key)?);
         }
-        let sig = (words.len() >= self.config.min_words).then(|| self.signature(&words));
-        if found.is_none() {}
+        seen.remove(&me);
+        // Best match: exact beats near, then higher similarity, then the
+        // earlier report.
+        let mut best: Option<(bool, f64, DocNumber, Record)> = None;
         let mut related = Vec::new();
-        if let Some((sig, size)) = &sig {
-            let mut seen = BTreeSet::new();
-            let mut best: Option<(Vec<u8>, f64)> = None;
-            for key in self.band_keys(sig) {
-                for cand in history.get(NS_BAND, &key)? {
-                    if !seen.insert(cand.clone()) {
-                        continue;
-                    }
-                    let Some(other) = history.get(NS_SIG, &cand)?.into_iter().next() else { continue };
-                    let (other_sig, other_size) = decode_sig(&other);
-                    let sim = similarity(sig, &other_sig);
-                    if sim >= self.config.threshold {
-                        if best.as_ref().is_none_or(|(_, s)| sim > *s) {
-                            best = Some((cand, sim));
-                        }
-                        continue;
-                    }
-                    // |A ∩ B| from the Jaccard estimate and the set sizes.
-                    let common = sim * (*size + other_size) as f64 / (1.0 + sim);
-                    let this_in_other = (common / (*size).max(1) as f64).min(1.0);
-                    let other_in_this = (common / other_size.max(1) as f64).min(1.0);
-                    if this_in_other.max(other_in_this) >= self.config.related_containment {
-                        related.push((cand, this_in_other, other_in_this));
-                    }
+        for cand in seen {
+            let Some(other) = history.record(cand)?.and_then(|b| self.decode(&b)) else { continue };
+            if other.exact == exact && other.shingles == record.shingles {
+                if best.as_ref().is_none_or(|b| !b.0) {
+                    best = Some((true, 1.0, cand, other));
                 }
+                continue;
             }
-            if found.is_none() {
-                found = best.map(|(c, s)| (c, "near".into(), s));
+            if !self.comparable(record.shingles) || !self.comparable(other.shingles) {
+                continue;
+            }
+            let sim = self.similarity(&record.sig, &other.sig);
+            if sim >= self.config.threshold {
+                if best.as_ref().is_none_or(|b| !b.0 && sim > b.1) {
+                    best = Some((false, sim, cand, other));
+                }
+                continue;
+            }
+            // |A ∩ B| from the Jaccard estimate and the set sizes.
+            let (a, b) = (record.shingles as f64, other.shingles as f64);
+            let common = sim * (a + b) / (1.0 + sim);
+            let this_in_other = (common / a.max(1.0)).min(1.0);
+            let other_in_this = (common / b.max(1.0)).min(1.0);
+            if this_in_other.max(other_in_this) >= self.config.related_containment {
+                related.push((cand, this_in_other, other_in_this));
             }
         }
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
         for (cand, this_in_other, other_in_this) in related {
-            let other = String::from_utf8_lossy(&cand).into_owned();
-            let path = history.path_of(&other)?.unwrap_or_default();
-            let round = |x: f64| (x * 1000.0).round() / 1000.0;
-            doc.related.push(Related {
-                doc_id: other,
-                path,
-                this_in_other: round(this_in_other),
-                other_in_this: round(other_in_this),
-            });
+            let Some((doc_id, path)) = history.describe(cand)? else { continue };
+            doc.related.push(Related { doc_id, path, this_in_other: round(this_in_other), other_in_this: round(other_in_this) });
         }
-        let root = match &found {
-            Some((cand, kind, sim)) => {
-                let root = self.root_of(cand, history)?;
-                let root_id = String::from_utf8_lossy(&root).into_owned();
-                let path = history.path_of(&root_id)?.unwrap_or_default();
-                doc.duplicate =
-                    Some(Duplicate { doc_id: root_id, path, kind: kind.clone(), similarity: (sim * 1000.0).round() / 1000.0 });
-                root
+        let mut record = record;
+        if let Some((is_exact, sim, cand, other)) = best {
+            // A copy of a copy points at the story's first report.
+            let root = cand.saturating_sub(other.root_back);
+            if let Some((doc_id, path)) = history.describe(root)? {
+                let kind = if is_exact { "exact" } else { "near" };
+                doc.duplicate = Some(Duplicate { doc_id, path, kind: kind.into(), similarity: round(sim) });
+                record.root_back = me.saturating_sub(root);
             }
-            None => id.clone(),
-        };
+        }
         // Every document joins the index, duplicates too: a later copy of a
-        // copy still finds its group, and points at the group's first report.
-        history.put(NS_ROOT, &id, &root, &doc.doc_id)?;
-        history.put(NS_EXACT, &exact_key, &id, &doc.doc_id)?;
-        if let Some((sig, size)) = &sig {
-            for key in self.band_keys(sig) {
-                history.put(NS_BAND, &key, &id, &doc.doc_id)?;
-            }
-            history.put(NS_SIG, &id, &encode_sig(sig, *size), &doc.doc_id)?;
+        // copy still finds its group through the newest members.
+        for &key in &keys {
+            history.file(key)?;
         }
+        history.set_record(&self.encode(&record))?;
         Ok(())
     }
+}
 
-    fn band_keys(&self, sig: &[u32]) -> Vec<Vec<u8>> {
-        sig.chunks(self.config.rows)
-            .enumerate()
-            .map(|(band, rows)| {
-                let bytes: Vec<u8> = rows.iter().flat_map(|r| r.to_le_bytes()).collect();
-                let mut key = vec![band as u8];
-                key.extend_from_slice(&xxh3_64(&bytes).to_le_bytes());
-                key
-            })
-            .collect()
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
     }
+    out.push(v as u8);
 }
 
-/// Lowercased words of letters and digits: punctuation, quotes and line
-/// breaks do not hide a copy.
-pub fn normalised_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
-}
-
-fn similarity(a: &[u32], b: &[u32]) -> f64 {
-    if a.len() != b.len() || a.is_empty() {
-        return 0.0;
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= ((b & 0x7F) as u64) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
     }
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    None
 }
 
-/// Stored form: the shingle count (u32 LE), then the signature.
-fn encode_sig(sig: &[u32], size: usize) -> Vec<u8> {
-    let mut out = (size.min(u32::MAX as usize) as u32).to_le_bytes().to_vec();
-    out.extend(sig.iter().flat_map(|v| v.to_le_bytes()));
+/// Hashes of the lowercased words of letters and digits: punctuation,
+/// quotes and line breaks do not hide a copy. One reused buffer, no
+/// allocation per word.
+pub fn word_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 6);
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() {
+            if c.is_ascii() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                word.extend(c.to_lowercase());
+            }
+        } else if !word.is_empty() {
+            out.push(xxh3_64(word.as_bytes()));
+            word.clear();
+        }
+    }
     out
 }
 
-fn decode_sig(bytes: &[u8]) -> (Vec<u32>, usize) {
-    let mut values = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-    let size = values.next().unwrap_or(0) as usize;
-    (values.collect(), size)
+/// A 64-bit finaliser (splitmix64): spreads every input bit over the output.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl OrderedStage for DuplicateDetector {
@@ -276,7 +421,7 @@ mod tests {
             .iter()
             .map(|(path, t)| {
                 let mut doc = Document::from_text(path, t);
-                h.record_path(&doc.doc_id, path);
+                h.begin(&doc.doc_id, path);
                 d.check(&mut doc, &mut h).unwrap();
                 doc
             })
@@ -333,9 +478,10 @@ mod tests {
         let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
         let mut h = MemoryHistory::default();
         let a = Document::from_text("a.txt", &article(6, 5));
-        h.record_path(&a.doc_id, "a.txt");
+        h.begin(&a.doc_id, "a.txt");
         d.check(&mut a.clone(), &mut h).unwrap();
         let mut b = Document::from_text("b.txt", &article(6, 5));
+        h.begin(&b.doc_id, "b.txt");
         d.check(&mut b, &mut h).unwrap();
         let first = (b.duplicate.clone(), b.related.clone());
         d.check(&mut b, &mut h).unwrap();
@@ -348,5 +494,88 @@ mod tests {
         assert!(r.iter().all(Option::is_none), "{r:?}");
         let rel = run_related(&[("a.txt", article(3, 6)), ("b.txt", article(11, 6))]);
         assert!(rel.iter().all(Vec::is_empty), "same vocabulary, different reports: not related");
+    }
+
+    #[test]
+    fn short_reports_are_matched_only_when_exact() {
+        let r = run(&[
+            ("a.txt", "Police closed the bridge after the storm.".into()),
+            ("b.txt", "Police closed the bridge after the storm!".into()),
+            ("c.txt", "Police closed the bridge after the fire.".into()),
+        ]);
+        assert_eq!(r[1].as_ref().map(|d| (d.kind.as_str(), d.path.as_str())), Some(("exact", "a.txt")));
+        assert!(r[2].is_none(), "a short text one word apart is another report");
+    }
+
+    #[test]
+    fn the_record_of_a_report_stays_small() {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let words = word_hashes(&article(8, 12));
+        let (sig, size) = d.signature(&words);
+        let record =
+            Record { root_back: 123_456, shingles: size as u64, exact: 7, sig: sig.iter().map(|&v| v as u16 & 15).collect() };
+        let bytes = d.encode(&record);
+        assert!(bytes.len() <= 75, "{} bytes", bytes.len());
+        assert_eq!(d.decode(&bytes), Some(record));
+        assert_eq!(d.band_keys(&sig).len(), 12);
+    }
+
+    #[test]
+    fn a_story_reposted_many_times_still_points_at_its_first_report() {
+        let a = article(9, 6);
+        let mut texts: Vec<(String, String)> = vec![("first.txt".into(), a.clone())];
+        for i in 0..60 {
+            texts.push((format!("copy{i}.txt"), format!("Copy {i} from an aggregator.\n\n{a}")));
+        }
+        let texts: Vec<(&str, String)> = texts.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+        let r = run(&texts);
+        assert!(r[1..].iter().all(|d| d.as_ref().is_some_and(|d| d.path == "first.txt")), "{:?}", r.last());
+    }
+
+    #[test]
+    fn reports_outside_the_window_are_not_compared() {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let mut h = MemoryHistory::default();
+        let text = article(10, 5);
+        let mut a = Document::from_text("a.txt", &text);
+        let first = h.begin(&a.doc_id, "a.txt");
+        d.check(&mut a, &mut h).unwrap();
+        h.forget_through(first);
+        let mut b = Document::from_text("b.txt", &text);
+        h.begin(&b.doc_id, "b.txt");
+        d.check(&mut b, &mut h).unwrap();
+        assert!(b.duplicate.is_none());
+    }
+
+    #[test]
+    fn the_compact_signature_estimates_similarity_closely() {
+        let d = DuplicateDetector::new(DedupConfig::default()).unwrap();
+        let mask = |sig: Vec<u32>| sig.into_iter().map(|v| v as u16 & 15).collect::<Vec<_>>();
+        // Two texts sharing `shared` of 10 paragraphs, so the true Jaccard
+        // similarity of their shingles is about shared / (20 - shared).
+        for shared in [2u64, 5, 8] {
+            let mut errors = Vec::new();
+            for seed in 0..20u64 {
+                let common: Vec<String> = (0..shared).map(|p| article(1000 + seed * 10 + p, 1)).collect();
+                let own = |k: u64| (0..10 - shared).map(|p| article(5000 + seed * 100 + k * 10 + p, 1)).collect::<Vec<_>>();
+                let a = [common.clone(), own(1)].concat().join("\n\n");
+                let b = [own(2), common].concat().join("\n\n");
+                let (sa, na) = d.signature(&word_hashes(&a));
+                let (sb, nb) = d.signature(&word_hashes(&b));
+                let truth = {
+                    let shingles = |t: &str| {
+                        let w = word_hashes(t);
+                        w.windows(5).map(|x| x.to_vec()).collect::<std::collections::HashSet<_>>()
+                    };
+                    let (x, y) = (shingles(&a), shingles(&b));
+                    assert_eq!((x.len(), y.len()), (na, nb));
+                    x.intersection(&y).count() as f64 / x.union(&y).count() as f64
+                };
+                errors.push(d.similarity(&mask(sa), &mask(sb)) - truth);
+            }
+            let bias = errors.iter().sum::<f64>() / errors.len() as f64;
+            let worst = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+            assert!(bias.abs() < 0.04 && worst < 0.16, "shared {shared}: bias {bias:.3}, worst {worst:.3}");
+        }
     }
 }

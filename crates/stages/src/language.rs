@@ -292,133 +292,240 @@ const INDONESIAN: &[&str] = &[
     "tapi",
     "kalau",
 ];
-const EKAVIAN: &[&str] = &[
-    "vreme",
-    "mesto",
-    "mesta",
-    "dete",
-    "deca",
-    "lepo",
-    "lepa",
-    "uvek",
-    "gde",
-    "ovde",
-    "svet",
-    "sveta",
-    "reč",
-    "reči",
-    "pesma",
-    "hteo",
-    "nedelja",
-    "nedelje",
-    "takođe",
-    "primer",
-    "mleko",
-    "reka",
-    "dve",
-    "veliki",
-    "ceo",
-    "cela",
-    "celo",
-    "tek",
-    "posle",
-    "pre",
-    "deo",
-    "dela",
-    "zvaničn",
-    "opština",
-    "hiljada",
-    "univerzitet",
-    "porodica",
-];
-const IJEKAVIAN: &[&str] = &[
-    "vrijeme",
-    "mjesto",
-    "mjesta",
-    "dijete",
-    "djeca",
-    "lijepo",
-    "lijepa",
-    "uvijek",
-    "gdje",
-    "ovdje",
-    "svijet",
-    "svijeta",
-    "riječ",
-    "riječi",
-    "pjesma",
-    "htio",
-    "nedjelja",
-    "nedjelje",
-    "također",
-    "primjer",
-    "mlijeko",
-    "rijeka",
-    "dvije",
-    "cijeli",
-    "cijela",
-    "cijelo",
-    "poslije",
-    "prije",
-    "dio",
-    "dijela",
-    "službeni",
-];
-const CROATIAN: &[&str] = &[
-    "tko",
-    "tisuća",
-    "tisuće",
-    "vlak",
-    "općina",
-    "sveučilište",
-    "kruh",
-    "obitelj",
-    "tjedan",
-    "tjedna",
-    "zrakoplov",
-    "glazba",
-    "kazalište",
-    "izvješće",
-    "siječnja",
-    "veljače",
-    "ožujka",
-    "travnja",
-    "svibnja",
-    "lipnja",
-    "srpnja",
-    "kolovoza",
-    "rujna",
-    "listopada",
-    "studenoga",
-    "prosinca",
-    "jučer",
-    "sutra",
-    "hrvatske",
-    "hrvatska",
-    "što",
-];
-const BOSNIAN: &[&str] = &[
-    "ko",
-    "šta",
-    "hiljada",
-    "hiljade",
-    "historija",
-    "historije",
-    "sedmica",
-    "sedmice",
-    "hljeb",
-    "bosne",
-    "bosna",
-    "bosanski",
-    "sarajevo",
-    "sarajeva",
-    "općina",
-    "univerzitet",
-    "porodica",
-    "kahva",
-    "avlija",
-    "mahala",
-];
+// South Slavic markers. A word counts for a list when it equals one of its
+// `words` or starts with one of its `stems`; each list is a standard
+// difference between the languages, not a sample's vocabulary.
+
+/// Ekavian reflexes of jat (Serbian): "vreme", "čovek", "primena".
+const EKAVIAN: Markers = Markers {
+    words: &[
+        "vreme", "dete", "deca", "dece", "deci", "decu", "decom", "reč", "reči", "rečju", "uvek", "zauvek", "gde", "ovde",
+        "onde", "negde", "nigde", "svugde", "pre", "posle", "lepo", "lep", "lepa", "lepe", "lepi", "beo", "belo", "bela", "bele",
+        "mleko", "reka", "reke", "reku", "dve", "deo", "delo", "vera", "vere", "veru", "verom", "vest", "vesti", "savest",
+        "svest", "svesti", "sme", "smeju", "mesto", "mesta", "mestu", "mestima", "nedelja", "nedelje", "nedelju", "mera", "mere",
+        "meru", "merama", "ceo", "cela", "celo", "celi", "celog", "celu", "cena", "cene", "cenu", "cenom", "pesma", "pesme",
+        "pesmu", "hteo", "htela", "hteli", "lek", "leka", "lekovi", "sneg", "snega", "juče", "primer", "procena", "procene",
+        "proceni", "procenu",
+    ],
+    stems: &[
+        "čovek",
+        "čoveč",
+        "nečoveč",
+        "svetsk",
+        "razumevanj",
+        "verovat",
+        "verovanj",
+        "versk",
+        "veroispov",
+        "vernik",
+        "delatn",
+        "delovanj",
+        "delimičn",
+        "podel",
+        "odeljenj",
+        "primen",
+        "promen",
+        "zamen",
+        "izmen",
+        "namer",
+        "obezbe",
+        "bezbedn",
+        "obavešt",
+        "opšt",
+        "pevač",
+        "pevanj",
+        "sever",
+        "svetl",
+        "vredn",
+        "mesec",
+        "nasled",
+        "ponedelj",
+        "uspe",
+        "lekar",
+        "hleb",
+        "sedišt",
+        "istorij",
+    ],
+};
+
+/// Ijekavian reflexes (Croatian, Bosnian): "vrijeme", "čovjek", "primjena".
+const IJEKAVIAN: Markers = Markers {
+    words: &[
+        "vrijeme", "dijete", "djeca", "djece", "djeci", "djecu", "djecom", "riječ", "riječi", "uvijek", "zauvijek", "gdje",
+        "ovdje", "negdje", "nigdje", "svugdje", "prije", "poslije", "lijepo", "lijep", "lijepa", "mlijeko", "rijeka", "rijeke",
+        "rijeku", "dvije", "dio", "djelo", "vjera", "vjere", "vjeru", "vijest", "vijesti", "savjest", "svijest", "smije",
+        "mjesto", "mjesta", "mjestu", "nedjelja", "nedjelje", "nedjelju", "mjera", "mjere", "mjeru", "cijeli", "cijela",
+        "cijelo", "cijena", "cijene", "cijenu", "pjesma", "pjesme", "htio", "lijek", "snijeg", "obje", "primjer",
+    ],
+    stems: &[
+        "čovjek",
+        "čovječ",
+        "nečovječ",
+        "svjetsk",
+        "razumijevanj",
+        "vjerov",
+        "vjersk",
+        "vjeroispov",
+        "vjernik",
+        "djelatn",
+        "djelovanj",
+        "djelomičn",
+        "podjel",
+        "odjel",
+        "primjen",
+        "promjen",
+        "zamjen",
+        "izmjen",
+        "namjer",
+        "obezbijed",
+        "bezbjedn",
+        "obavješt",
+        "pjevač",
+        "pjevanj",
+        "sjever",
+        "svjetl",
+        "vrijedn",
+        "mjesec",
+        "mjesn",
+        "nasljed",
+        "ponedjelj",
+        "procjen",
+        "uspje",
+        "pripovijet",
+        "pripovjed",
+        "cjelin",
+        "sjen",
+        "ljekar",
+        "hljeb",
+        "sjedišt",
+        "bijel",
+    ],
+};
+
+/// Croatian words where Serbian and Bosnian use others ("tisuća" / "hiljada").
+const CROATIAN: Markers = Markers {
+    words: &[
+        "tko", "nitko", "netko", "itko", "vlak", "vlaka", "vlakovi", "vlakove", "kruh", "kruha", "otok", "otoka", "tijekom",
+        "također", "zrak", "tisak", "kat",
+    ],
+    stems: &[
+        "tisuć",
+        "tjedn",
+        "tjedan",
+        "povijes",
+        "sveučiliš",
+        "glazb",
+        "obitelj",
+        "zrakoplov",
+        "nogomet",
+        "kazališ",
+        "znanost",
+        "znanstven",
+        "izvješ",
+        "razin",
+        "surad",
+        "poduzeć",
+        "tvrtk",
+        "kemij",
+        "europ",
+        "točk",
+        "točn",
+        "uvjet",
+        "hrvatsk",
+        "obran",
+        "sudjelov",
+        "postot",
+        "zračn",
+        "financ",
+        "utjecaj",
+        "siječ",
+        "veljač",
+        "ožuj",
+        "travanj",
+        "travnj",
+        "svibanj",
+        "svibnj",
+        "lipanj",
+        "lipnj",
+        "srpanj",
+        "srpnj",
+        "kolovoz",
+        "rujan",
+        "rujn",
+        "listopad",
+        "prosinc",
+        "prosinac",
+        "vanjsk",
+        "zapovjed",
+        "projektiran",
+        "organiziran",
+    ],
+};
+
+/// Words Serbian and Bosnian share against Croatian ("hiljada", "tačno").
+const EASTERN: Markers = Markers {
+    words: &[
+        "ko", "niko", "neko", "šta", "voz", "sprat", "nivo", "nivou", "nivoa", "nauka", "nauke", "procenat", "procenta", "tokom",
+        "takođe",
+    ],
+    stems: &[
+        "hiljad",
+        "sedmic",
+        "historij",
+        "hemij",
+        "saradnj",
+        "uslov",
+        "tačk",
+        "tačn",
+        "evrop",
+        "fudbal",
+        "pozoriš",
+        "univerzitet",
+        "naučn",
+        "ćelij",
+        "vazduh",
+        "odbran",
+        "učestvov",
+        "preduzeć",
+        "porodic",
+        "opštin",
+        "spoljn",
+        "finans",
+        "uticaj",
+        "reagov",
+        "organizov",
+        "projektov",
+        "definis",
+        "informis",
+        "aerodrom",
+    ],
+};
+
+/// A list of marker words and word beginnings.
+struct Markers {
+    words: &'static [&'static str],
+    stems: &'static [&'static str],
+}
+
+impl Markers {
+    fn count(&self, words: &[String]) -> usize {
+        words.iter().filter(|w| self.words.contains(&w.as_str()) || self.stems.iter().any(|s| w.starts_with(s))).count()
+    }
+}
+
+/// Ekavian "-evanje" / "-evati" after a consonant ("razumevanje"), where
+/// ijekavian has "-ijevanje" and non-jat verbs "-ovanje" ("putovanje").
+fn ekavian_verbs(words: &[String]) -> usize {
+    words
+        .iter()
+        .filter(|w| {
+            ["evanj", "evat"].iter().any(|suffix| {
+                w.match_indices(suffix)
+                    .any(|(i, _)| w[..i].chars().next_back().is_some_and(|c| c.is_alphabetic() && !"aeiouj".contains(c)))
+            })
+        })
+        .count()
+}
 
 fn count(words: &[String], list: &[&str]) -> usize {
     words.iter().filter(|w| list.contains(&w.as_str())).count()
@@ -442,15 +549,18 @@ fn decide_by_markers(best: L, text: &str) -> Option<L> {
             }
         }
         L::Croatian | L::Bosnian | L::Serbian if text.chars().any(|c| c.is_ascii_alphabetic()) => {
-            let (ek, ije) = (count(&words, EKAVIAN), count(&words, IJEKAVIAN));
+            // lingua's Serbian model is Cyrillic, so Latin Serbian reaches
+            // it as Croatian or Bosnian: the jat reflex tells it apart.
+            let ek = EKAVIAN.count(&words) + ekavian_verbs(&words);
+            let ije = IJEKAVIAN.count(&words);
             if lead(ek, ije) {
                 return Some(L::Serbian);
             }
-            let (hr, bs) = (count(&words, CROATIAN), count(&words, BOSNIAN));
-            if lead(hr, bs) {
+            let (hr, east) = (CROATIAN.count(&words), EASTERN.count(&words));
+            if lead(hr, east) {
                 Some(L::Croatian)
-            } else if lead(bs, hr) {
-                Some(L::Bosnian)
+            } else if lead(east, hr) {
+                Some(if ek > ije { L::Serbian } else { L::Bosnian })
             } else {
                 None
             }
@@ -520,6 +630,19 @@ mod tests {
             "hr"
         );
         assert_eq!(d.detect("Влада је у уторак саопштила да неће мењати своје планове упркос протестима.").unwrap().code, "sr");
+    }
+
+    #[test]
+    fn serbian_in_latin_script_croatian_and_bosnian_are_told_apart() {
+        let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
+        for (text, code) in [
+            ("Ovo je vreme kada deca uče da čitaju, a svaki čovek mora da razume svetske promene.", "sr"),
+            ("Vlada je saopštila da će primena novih mera početi posle praznika u celoj zemlji.", "sr"),
+            ("Tijekom tjedna vlak za Split kasnio je gotovo tisuću puta, rekao je glasnogovornik tvrtke.", "hr"),
+            ("Tokom sedmice je hiljadu ljudi došlo na sajam, a niko nije znao šta se dešava.", "bs"),
+        ] {
+            assert_eq!(d.detect(text).unwrap().code, code, "{text}");
+        }
     }
 
     #[test]
