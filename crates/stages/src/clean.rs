@@ -259,8 +259,10 @@ impl BoilerplateStripper {
                 b.class = Class::Good;
             }
         }
+        keep_tables_a_sentence_introduces(&mut blocks);
         mark_headline_lists(&mut blocks);
         revise_from_context(&mut blocks);
+        join_broken_lines(&mut blocks);
         // A list header takes the non-body blocks after it with it.
         let mut list_reason: Option<&str> = None;
         for b in blocks.iter_mut() {
@@ -671,6 +673,73 @@ fn is_sentence(text: &str) -> bool {
     t.ends_with(['.', '!', '?', ':', '。', '؟']) && text.split_whitespace().count() >= 6
 }
 
+/// Wire copy and some exports break lines inside sentences: a block that
+/// follows a body block ending mid-sentence ("... against the Minor Counties
+/// and") continues it, however short it is ("Scotland.").
+fn join_broken_lines(blocks: &mut [Block]) {
+    for i in 1..blocks.len() {
+        let prev = &blocks[i - 1];
+        let open = prev.class == Class::Good
+            && prev.reason.is_none()
+            && prev.stripped.split_whitespace().next_back().is_some_and(|w| {
+                w.chars().all(|c| c.is_lowercase() || c == ',') && w.chars().next().is_some_and(char::is_lowercase)
+            });
+        if open && blocks[i].reason.is_none() {
+            blocks[i].class = Class::Good;
+        }
+    }
+}
+
+/// A body sentence ending in a colon ("Results of Scottish league matches
+/// on Saturday:", "Tour itinerary:") introduces what follows: a table of
+/// results, standings or dates is part of the report, though its rows have
+/// no stopwords. The table runs while rows carry figures or fixtures
+/// ("Ayr 6 Berwick 0", "Spain at Belgium"), bridging up to `MAX_GAP` other
+/// short lines (division headings, month names, column heads), and stops at
+/// a lexicon match or at ordinary body text. A colon line of one word
+/// ("Tags:") or with fewer than `MIN_ROWS` rows after it introduces nothing.
+fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
+    const MAX_GAP: usize = 3;
+    const MIN_ROWS: usize = 2;
+    const MAX_ROW_WORDS: usize = 20;
+    let is_row = |b: &Block| {
+        let t = b.stripped;
+        b.words <= MAX_ROW_WORDS
+            && (t.chars().any(|c| c.is_ascii_digit()) || [" v ", " vs ", " vs. ", " at "].iter().any(|m| t.contains(m)))
+    };
+    let mut i = 0;
+    while i < blocks.len() {
+        let b = &blocks[i];
+        let intro = b.reason.is_none() && b.stripped.ends_with(':') && b.words >= 2;
+        if !intro {
+            i += 1;
+            continue;
+        }
+        let (mut j, mut last_row, mut gap, mut rows) = (i + 1, None, 0, 0);
+        while j < blocks.len() && blocks[j].reason.is_none() && blocks[j].class != Class::Good {
+            if is_row(&blocks[j]) {
+                last_row = Some(j);
+                gap = 0;
+                rows += 1;
+            } else {
+                gap += 1;
+                if gap > MAX_GAP {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        if let Some(last) = last_row.filter(|_| rows >= MIN_ROWS) {
+            for b in &mut blocks[i..=last] {
+                b.class = Class::Good;
+            }
+            i = last + 1;
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// jusText's context revision: short and near-good blocks take the class of
 /// their surroundings; the edges of the page count as bad.
 fn revise_from_context(blocks: &mut [Block]) {
@@ -814,6 +883,27 @@ mod tests {
 
     fn reasons(removed: &[RemovedBlock]) -> Vec<&str> {
         removed.iter().map(|r| r.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn a_table_a_sentence_introduces_is_kept() {
+        let raw = format!(
+            "Scottish league results\n\nMenu\n\nSport\n\n{BODY1}\n\nResults of Scottish league matches on Saturday:\n\nDivision one\n\nGreenock Morton 1 Falkirk 0\n\nPartick 1 St Mirren 1\n\nDivision two\n\nAyr 6 Berwick 0\n\n{BODY2}\n\nTags:\n\nSport\n\nFootball\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        for row in
+            ["Results of Scottish", "Division one", "Greenock Morton 1 Falkirk 0", "Partick 1 St Mirren 1", "Ayr 6 Berwick 0"]
+        {
+            assert!(text.contains(row), "{row} lost: {removed:?}");
+        }
+        assert!(!text.contains("Menu") && !text.contains("Football"), "{text}");
+    }
+
+    #[test]
+    fn a_line_broken_inside_a_sentence_is_joined_to_the_body() {
+        let raw = format!("Tour dates announced\n\n{BODY1}\n\nThe tourists will also play one-day matches against the Minor Counties and\n\nScotland.\n\n{BODY2}\n");
+        let (_, text, _) = stripper().clean(&raw);
+        assert!(text.contains("Minor Counties and\n\nScotland."), "{text}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Trains the entity tagger's model from CoNLL-format files.
 //!
 //!     cargo run --release -p gleaner-stages --bin train-ner -- \
-//!         --out config/models/ner.bin --epochs 8 FILE.conll...
+//!         --out config/models/ner.bin --epochs 16 FILE.conll...
 //!
 //! `--dev FILE` reports token accuracy on held-out data after each epoch.
 //! Training is deterministic: documents are shuffled with a fixed seed.
@@ -11,7 +11,7 @@ use gleaner_stages::ner_model::{read_conll, Trainer, LABELS};
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut out = String::from("config/models/ner.bin");
-    let mut epochs = 8usize;
+    let mut epochs = 16usize;
     let mut files = Vec::new();
     let mut dev = None;
     while let Some(a) = args.next() {
