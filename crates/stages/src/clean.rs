@@ -886,6 +886,17 @@ mod tests {
     }
 
     #[test]
+    fn appeals_in_other_languages_and_comment_notices_are_cut() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nUnabhängiger Journalismus braucht Ihre Unterstützung: Unsere Texte sind frei zugänglich, weil viele Leserinnen und Leser freiwillig zahlen. Jetzt unterstützen!\n\nFollow Example News on Google News and add us as a preferred source to get our reporting in your feeds.\n\nAs you comment, please be respectful of other commenters and keep the discussion on topic.\n\nGreat article, thanks!\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
+        let r = reasons(&removed);
+        assert!(r.contains(&"paywall") && r.contains(&"share") && r.contains(&"comments"), "{r:?}");
+    }
+
+    #[test]
     fn a_table_a_sentence_introduces_is_kept() {
         let raw = format!(
             "Scottish league results\n\nMenu\n\nSport\n\n{BODY1}\n\nResults of Scottish league matches on Saturday:\n\nDivision one\n\nGreenock Morton 1 Falkirk 0\n\nPartick 1 St Mirren 1\n\nDivision two\n\nAyr 6 Berwick 0\n\n{BODY2}\n\nTags:\n\nSport\n\nFootball\n"
