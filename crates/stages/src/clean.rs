@@ -529,7 +529,8 @@ fn main_region(blocks: &[Block], anchor: Option<usize>, is_promo: impl Fn(&[Bloc
                 _ => segments.push((i, i + 1, chars)),
             }
             gap = 0;
-        } else {
+        } else if b.reason != Some("caption") {
+            // A photo caption sits inside the article: it does not end it.
             gap = gap.saturating_add(1);
         }
     }
@@ -894,6 +895,16 @@ mod tests {
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
         let r = reasons(&removed);
         assert!(r.contains(&"paywall") && r.contains(&"share") && r.contains(&"comments"), "{r:?}");
+    }
+
+    #[test]
+    fn photo_captions_are_cut_without_splitting_the_article() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\nProtesters gather outside parliament on Tuesday. Photo: Reuters / A. Name.\n\n{BODY2}\n\nDie Ministerin bei der Vorstellung des Gesetzes. Foto: Privat\n\n{BODY1} Again.\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} Again."), "{removed:?}");
+        assert_eq!(reasons(&removed).iter().filter(|r| **r == "caption").count(), 2);
     }
 
     #[test]

@@ -23,11 +23,14 @@ fn grams(t: &str) -> HashSet<Vec<String>> {
     words(t).windows(4).map(|w| w.to_vec()).collect()
 }
 
-/// In-article photo captions the cleaner does not keep yet (issue 3); every
-/// other body paragraph must be kept.
+/// Photo captions: this gold keeps them, the dev set's gold (many sites)
+/// never does, and the cleaner follows the dev set: they are cut with reason
+/// `caption` (still in `boilerplate_removed`). Every other body paragraph
+/// must be kept.
 const KNOWN_LOST: &[&str] = &[
     "IDF soldiers during Operation Iron Swords in Gaza (IDF Spokesperson's Unit)",
     "Hamas leader Khaled Meshaal speaks during a news conference in Doha, Qatar. (photo credit: REUTERS)",
+    "Palestinian police officers loyal to Hamas march during a graduation ceremony in Gaza City, April 29, 2019. Photo: Reuters / Ibraheem Abu Mustafa.",
 ];
 
 #[test]
