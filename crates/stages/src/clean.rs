@@ -577,7 +577,12 @@ fn shouted_lines_are_furniture(blocks: &mut [Block]) {
     const MIN_WORDS: usize = 3;
     let shouted = |t: &str| {
         let letters: Vec<char> = t.chars().filter(|c| c.is_alphabetic()).collect();
-        t.split_whitespace().count() >= MIN_WORDS && letters.len() >= 10 && letters.iter().all(|c| c.is_uppercase())
+        t.split_whitespace().count() >= MIN_WORDS
+            && letters.len() >= 10
+            && letters.iter().all(|c| c.is_uppercase())
+            // Rows of a results table in capitals ("KANSAS CITY 61 74 .452
+            // 20", "KANSAS CITY AT DETROIT") are not calls to action.
+            && !is_table_row(t)
     };
     let (caps, total) = blocks.iter().fold((0, 0), |(c, n), b| (c + usize::from(shouted(b.text)), n + 1));
     if caps * 4 > total {
@@ -703,11 +708,7 @@ fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
     const MAX_GAP: usize = 3;
     const MIN_ROWS: usize = 2;
     const MAX_ROW_WORDS: usize = 20;
-    let is_row = |b: &Block| {
-        let t = b.stripped;
-        b.words <= MAX_ROW_WORDS
-            && (t.chars().any(|c| c.is_ascii_digit()) || [" v ", " vs ", " vs. ", " at "].iter().any(|m| t.contains(m)))
-    };
+    let is_row = |b: &Block| b.words <= MAX_ROW_WORDS && is_table_row(b.stripped);
     let mut i = 0;
     while i < blocks.len() {
         let b = &blocks[i];
@@ -739,6 +740,13 @@ fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
             i += 1;
         }
     }
+}
+
+/// A row of a results table, standings or a fixture list: figures, or two
+/// sides ("Spain at Belgium", "Kent v Surrey").
+fn is_table_row(t: &str) -> bool {
+    t.chars().any(|c| c.is_ascii_digit())
+        || [" v ", " vs ", " vs. ", " at "].iter().any(|m| t.contains(m) || t.contains(&m.to_uppercase()))
 }
 
 /// jusText's context revision: short and near-good blocks take the class of
@@ -919,6 +927,14 @@ mod tests {
             assert!(text.contains(row), "{row} lost: {removed:?}");
         }
         assert!(!text.contains("Menu") && !text.contains("Football"), "{text}");
+        // Standings in capitals, in a page written in mixed case.
+        let raw = format!(
+            "Baseball standings\n\n{BODY1}\n\nStandings after games played on Thursday (won, lost, percentage):\n\nEASTERN DIVISION\n\nNEW YORK 74 59 .556 -\n\nKANSAS CITY 61 74 .452 20\n\nFRIDAY, AUGUST 30 SCHEDULE\n\nKANSAS CITY AT DETROIT\n\n{BODY2}\n\n{BODY1} One.\n\n{BODY2} Two.\n\n{BODY1} Three.\n\n{BODY2} Four.\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        for row in ["NEW YORK 74 59", "KANSAS CITY 61 74 .452 20", "KANSAS CITY AT DETROIT"] {
+            assert!(text.contains(row), "{row} lost: {removed:?}");
+        }
     }
 
     #[test]
