@@ -117,14 +117,27 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// The cleaning stage.
 pub struct BoilerplateStripper {
     config: CleanConfig,
+    /// Patterns of rules without `max_words`: tried on every block.
     set: RegexSet,
     /// For each pattern of `set`: index into `rules`.
     pattern_rule: Vec<usize>,
+    /// Patterns of rules with `max_words`, one set per limit, tried only on
+    /// blocks that short: most bytes are in long body paragraphs, which then
+    /// skip most of the lexicon (clean +25% MB/s, `cargo bench`).
+    short_sets: Vec<ShortSet>,
     rules: Vec<LexiconRule>,
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
     /// xxh3 instead of SipHash: looked up for every word of every page.
     stopwords: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+}
+
+/// The patterns of the lexicon rules with one `max_words` limit.
+struct ShortSet {
+    max_words: usize,
+    set: RegexSet,
+    /// For each pattern of `set`: index into `rules`.
+    pattern_rule: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,8 +186,8 @@ impl BoilerplateStripper {
         };
         let mut rules = file.rule;
         rules.extend(config.extra_rules.iter().cloned());
-        let mut patterns = Vec::new();
-        let mut pattern_rule = Vec::new();
+        let (mut patterns, mut pattern_rule) = (Vec::new(), Vec::new());
+        let mut short: std::collections::BTreeMap<usize, (Vec<String>, Vec<usize>)> = Default::default();
         for (i, rule) in rules.iter().enumerate() {
             if !matches!(rule.scope.as_str(), "block" | "terminal" | "list") {
                 return Err(format!("lexicon rule `{}`: scope must be \"block\", \"terminal\" or \"list\"", rule.reason));
@@ -185,21 +198,34 @@ impl BoilerplateStripper {
                 // `cargo bench`), and lexicon words sit next to ASCII anyway.
                 let p = format!("(?i){}", p.replace(r"\b", r"(?-u:\b)"));
                 regex::Regex::new(&p).map_err(|e| format!("lexicon rule `{}`: bad pattern {p:?}: {e}", rule.reason))?;
-                patterns.push(p);
-                pattern_rule.push(i);
+                if let Some(max) = rule.max_words {
+                    let (p_list, r_list) = short.entry(max).or_default();
+                    p_list.push(p);
+                    r_list.push(i);
+                } else {
+                    patterns.push(p);
+                    pattern_rule.push(i);
+                }
             }
         }
         // A roomy lazy-DFA cache: with the default one, this set's DFA was
         // rebuilt over and over (a quarter of all CPU time under `perf`).
-        let set = regex::RegexSetBuilder::new(&patterns)
-            .dfa_size_limit(64 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| format!("lexicon: {e}"))?;
+        let build = |patterns: &[String]| {
+            regex::RegexSetBuilder::new(patterns)
+                .dfa_size_limit(64 << 20)
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|e| format!("lexicon: {e}"))
+        };
+        let set = build(&patterns)?;
+        let short_sets = short
+            .into_iter()
+            .map(|(max_words, (p, pattern_rule))| Ok(ShortSet { max_words, set: build(&p)?, pattern_rule }))
+            .collect::<Result<Vec<_>, String>>()?;
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
-        Ok(BoilerplateStripper { config, set, pattern_rule, rules, appeal, stopwords })
+        Ok(BoilerplateStripper { config, set, pattern_rule, short_sets, rules, appeal, stopwords })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -374,8 +400,15 @@ impl BoilerplateStripper {
         }
         let words = text.split_whitespace().count();
         let mut best: Option<&LexiconRule> = None;
-        for idx in self.set.matches(text).iter() {
-            let rule = &self.rules[self.pattern_rule[idx]];
+        let long = self.set.matches(text).into_iter().map(|idx| self.pattern_rule[idx]);
+        let short: Vec<usize> = self
+            .short_sets
+            .iter()
+            .filter(|s| words <= s.max_words)
+            .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]))
+            .collect();
+        for rule_idx in long.chain(short) {
+            let rule = &self.rules[rule_idx];
             if rule.max_words.is_some_and(|m| words > m) {
                 continue;
             }
