@@ -233,8 +233,8 @@ impl Committer {
                 Item::Job(path, Outcome::Document(doc)) => {
                     // A retry must not see the annotations of the failed attempt.
                     doc.timings.retain(|(s, _)| !self.stages.ordered.iter().any(|o| o.name() == s));
-                    let ordered = run_ordered(&self.stages, doc, &tx, (seq + 1) as u64);
                     seq += 1;
+                    let ordered = run_ordered(&self.stages, doc, &tx, seq as u64);
                     let (body, kind, result) = match ordered {
                         Ok(()) => {
                             store::insert_document(&tx, doc, seq, &at, self.store_raw_text)?;

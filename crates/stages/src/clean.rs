@@ -400,18 +400,16 @@ impl BoilerplateStripper {
         }
         let words = text.split_whitespace().count();
         let mut best: Option<&LexiconRule> = None;
+        // A short set is only tried on blocks within its limit, so every
+        // rule matched here applies.
         let long = self.set.matches(text).into_iter().map(|idx| self.pattern_rule[idx]);
-        let short: Vec<usize> = self
+        let short = self
             .short_sets
             .iter()
             .filter(|s| words <= s.max_words)
-            .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]))
-            .collect();
+            .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]));
         for rule_idx in long.chain(short) {
             let rule = &self.rules[rule_idx];
-            if rule.max_words.is_some_and(|m| words > m) {
-                continue;
-            }
             // Terminal rules win, then list rules: they also decide what follows.
             let rank = |r: &LexiconRule| match r.scope.as_str() {
                 "terminal" => 2,

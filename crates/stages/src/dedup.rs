@@ -281,13 +281,13 @@ impl DuplicateDetector {
         seen.remove(&me);
         // Best match: exact beats near, then higher similarity, then the
         // earlier report.
-        let mut best: Option<(bool, f64, DocNumber, Record)> = None;
+        let mut best: Option<(bool, f64, DocNumber, u64)> = None; // exact?, similarity, report, its root distance
         let mut related = Vec::new();
         for cand in seen {
             let Some(other) = history.record(cand)?.and_then(|b| self.decode(&b)) else { continue };
             if other.exact == exact && other.shingles == record.shingles {
                 if best.as_ref().is_none_or(|b| !b.0) {
-                    best = Some((true, 1.0, cand, other));
+                    best = Some((true, 1.0, cand, other.root_back));
                 }
                 continue;
             }
@@ -297,7 +297,7 @@ impl DuplicateDetector {
             let sim = self.similarity(&record.sig, &other.sig);
             if sim >= self.config.threshold {
                 if best.as_ref().is_none_or(|b| !b.0 && sim > b.1) {
-                    best = Some((false, sim, cand, other));
+                    best = Some((false, sim, cand, other.root_back));
                 }
                 continue;
             }
@@ -316,9 +316,9 @@ impl DuplicateDetector {
             doc.related.push(Related { doc_id, path, this_in_other: round(this_in_other), other_in_this: round(other_in_this) });
         }
         let mut record = record;
-        if let Some((is_exact, sim, cand, other)) = best {
+        if let Some((is_exact, sim, cand, root_back)) = best {
             // A copy of a copy points at the story's first report.
-            let root = cand.saturating_sub(other.root_back);
+            let root = cand.saturating_sub(root_back);
             if let Some((doc_id, path)) = history.describe(root)? {
                 let kind = if is_exact { "exact" } else { "near" };
                 doc.duplicate = Some(Duplicate { doc_id, path, kind: kind.into(), similarity: round(sim) });

@@ -239,59 +239,65 @@ impl LanguageDetector {
 /// ekavian ("vreme", "mesto") where Croatian and Bosnian are ijekavian
 /// ("vrijeme", "mjesto"); Croatian and Bosnian differ in a few everyday words
 /// ("tisuća" / "hiljada", "tko" / "ko").
-const MALAY: &[&str] = &[
-    "kerana",
-    "daripada",
-    "kerajaan",
-    "boleh",
-    "sahaja",
-    "selepas",
-    "mahu",
-    "semasa",
-    "wang",
-    "kereta",
-    "bahawa",
-    "negeri",
-    "percuma",
-    "hendaklah",
-    "iaitu",
-    "sebarang",
-    "dalam",
-    "ramai",
-    "jabatan",
-    "pejabat",
-    "kanak-kanak",
-    "ahli",
-    "cuba",
-    "dapat",
-    "beberapa",
-];
-const INDONESIAN: &[&str] = &[
-    "karena",
-    "dari",
-    "pemerintah",
-    "bisa",
-    "saja",
-    "setelah",
-    "mau",
-    "saat",
-    "uang",
-    "mobil",
-    "bahwa",
-    "provinsi",
-    "gratis",
-    "yaitu",
-    "banyak",
-    "kantor",
-    "anak-anak",
-    "anggota",
-    "coba",
-    "bagi",
-    "tersebut",
-    "sangat",
-    "tapi",
-    "kalau",
-];
+const MALAY: Markers = Markers {
+    words: &[
+        "kerana",
+        "daripada",
+        "kerajaan",
+        "boleh",
+        "sahaja",
+        "selepas",
+        "mahu",
+        "semasa",
+        "wang",
+        "kereta",
+        "bahawa",
+        "negeri",
+        "percuma",
+        "hendaklah",
+        "iaitu",
+        "sebarang",
+        "dalam",
+        "ramai",
+        "jabatan",
+        "pejabat",
+        "kanak-kanak",
+        "ahli",
+        "cuba",
+        "dapat",
+        "beberapa",
+    ],
+    stems: &[],
+};
+const INDONESIAN: Markers = Markers {
+    words: &[
+        "karena",
+        "dari",
+        "pemerintah",
+        "bisa",
+        "saja",
+        "setelah",
+        "mau",
+        "saat",
+        "uang",
+        "mobil",
+        "bahwa",
+        "provinsi",
+        "gratis",
+        "yaitu",
+        "banyak",
+        "kantor",
+        "anak-anak",
+        "anggota",
+        "coba",
+        "bagi",
+        "tersebut",
+        "sangat",
+        "tapi",
+        "kalau",
+    ],
+    stems: &[],
+};
 // South Slavic markers. A word counts for a list when it equals one of its
 // `words` or starts with one of its `stems`; each list is a standard
 // difference between the languages, not a sample's vocabulary.
@@ -527,10 +533,6 @@ fn ekavian_verbs(words: &[String]) -> usize {
         .count()
 }
 
-fn count(words: &[String], list: &[&str]) -> usize {
-    words.iter().filter(|w| list.contains(&w.as_str())).count()
-}
-
 /// The language the marker words point to, when lingua chose among close
 /// neighbours and the words disagree clearly (two or more markers ahead).
 fn decide_by_markers(best: L, text: &str) -> Option<L> {
@@ -539,7 +541,7 @@ fn decide_by_markers(best: L, text: &str) -> Option<L> {
     let lead = |a: usize, b: usize| a >= b + 2 || (a >= 1 && b == 0 && words.len() < 40);
     match best {
         L::Malay | L::Indonesian => {
-            let (ms, id) = (count(&words, MALAY), count(&words, INDONESIAN));
+            let (ms, id) = (MALAY.count(&words), INDONESIAN.count(&words));
             if lead(ms, id) {
                 Some(L::Malay)
             } else if lead(id, ms) {
