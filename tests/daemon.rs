@@ -92,6 +92,38 @@ fn restart_reprocesses_nothing_and_a_renamed_copy_is_a_duplicate() {
 }
 
 #[test]
+fn a_site_footer_seen_in_earlier_reports_is_cut_also_after_a_restart() {
+    // A footer no lexicon knows, with the day's date in it.
+    let footer = |day: usize| {
+        format!("Kontakt redakcji: napisz do nas, dzwon pod numer 22 555 01 {day:02} albo odwiedz biuro w dni robocze {day} listopada.")
+    };
+    let with_footer = |i: usize| format!("Headline of report {i}\n\n{}\n\n{}\n", report(i), footer(i));
+    let ws = Workspace::new();
+    let daemon = ws.start();
+    for i in 0..3 {
+        ws.drop_file(&format!("r{i}.txt"), with_footer(i).as_bytes());
+        ws.wait_for_documents(i + 1);
+    }
+    assert!(daemon.terminate().success());
+    for e in ws.document_events() {
+        assert!(e["text"].as_str().unwrap().contains("Kontakt redakcji"), "too little evidence yet: {}", base(&e));
+    }
+
+    let daemon = ws.start();
+    ws.drop_file("r3.txt", with_footer(3).as_bytes());
+    let docs = ws.wait_for_documents(4);
+    assert!(daemon.terminate().success());
+    let last = docs.iter().rev().find(|e| base(e) == "r3.txt").unwrap();
+    let text = last["text"].as_str().unwrap();
+    assert!(!text.contains("Kontakt redakcji"), "{text}");
+    assert!(text.trim_end().ends_with(report(3).trim_end().rsplit("\n\n").next().unwrap().trim_end()), "the body is whole: {text}");
+    let cut: Vec<_> = last["boilerplate_removed"].as_array().unwrap().iter().filter(|b| b["reason"] == "recurring").collect();
+    assert_eq!(cut.len(), 1, "{}", last["boilerplate_removed"]);
+    assert_eq!(cut[0]["text"].as_str().unwrap(), footer(3));
+    assert_eq!(ws.count("SELECT count(*) FROM boilerplate WHERE reason = 'recurring'"), 1);
+}
+
+#[test]
 fn sigterm_drains_and_exits_zero_with_nothing_lost() {
     let ws = Workspace::new();
     let daemon = ws.start();

@@ -50,6 +50,8 @@ type = "dates"
 type = "entities"
 [[stages]]
 type = "dedup"
+[[stages]]
+type = "recurring_blocks"
 "#,
             watch = dir.path().join("watch").display(),
             data = dir.path().join("data").display(),

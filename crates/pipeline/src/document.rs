@@ -237,6 +237,55 @@ impl Document {
     pub fn warn(&mut self, stage: &str, message: impl Into<String>) {
         self.warnings.push(Warning { stage: stage.to_string(), message: message.into() });
     }
+
+    /// Removes byte ranges from the cleaned text after other stages have
+    /// annotated it (a stage that runs late, with history, finds more
+    /// boilerplate). Spans into the text stay true: annotations inside a cut
+    /// are dropped, later ones move back. Ranges must lie on char boundaries;
+    /// they may come in any order and overlap.
+    pub fn cut_text(&mut self, ranges: &[std::ops::Range<usize>]) {
+        let mut cuts: Vec<std::ops::Range<usize>> =
+            ranges.iter().filter(|r| r.start < r.end && r.end <= self.text.len()).cloned().collect();
+        if cuts.is_empty() {
+            return;
+        }
+        cuts.sort_by_key(|r| r.start);
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(cuts.len());
+        for r in cuts {
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        // A span survives when it touches no cut; it moves back by the bytes cut before it.
+        let moved = |start: usize, end: usize| -> Option<(usize, usize)> {
+            let mut shift = 0;
+            for c in &merged {
+                if c.end <= start {
+                    shift += c.end - c.start;
+                } else if c.start < end {
+                    return None;
+                }
+            }
+            Some((start - shift, end - shift))
+        };
+        if let Some(lang) = &mut self.language {
+            lang.blocks.retain_mut(|b| moved(b.start, b.end).map(|(s, e)| (b.start, b.end) = (s, e)).is_some());
+        }
+        if let Some(dates) = &mut self.dates {
+            dates.mentions.retain_mut(|m| moved(m.start, m.end).map(|(s, e)| (m.start, m.end) = (s, e)).is_some());
+        }
+        self.entities
+            .retain_mut(|m| m.field != "text" || moved(m.start, m.end).map(|(s, e)| (m.start, m.end) = (s, e)).is_some());
+        let mut text = String::with_capacity(self.text.len());
+        let mut at = 0;
+        for c in &merged {
+            text.push_str(&self.text[at..c.start]);
+            at = c.end;
+        }
+        text.push_str(&self.text[at..]);
+        self.text = text;
+    }
 }
 
 /// `doc_id` = first 16 bytes of SHA-256 over path and content hash, in hex.
@@ -247,4 +296,41 @@ pub fn doc_id_for(path: &std::path::Path, sha256: &str) -> String {
     h.update([0u8]);
     h.update(sha256.as_bytes());
     hex::encode(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mention(text: &str, doc: &str) -> EntityMention {
+        let start = doc.find(text).unwrap();
+        EntityMention {
+            text: text.into(),
+            kind: "PERSON".into(),
+            canonical: text.into(),
+            field: "text".into(),
+            start,
+            end: start + text.len(),
+        }
+    }
+
+    #[test]
+    fn cutting_text_keeps_every_span_true() {
+        let text = "Sign up now.\n\nAnna Lind spoke on 3 May.\n\nÄnne Müller agreed.\n\nShare this.";
+        let mut doc = Document::from_text("a.txt", text);
+        doc.entities = vec![mention("Anna Lind", text), mention("Änne Müller", text), mention("Sign", text)];
+        let at = text.find("3 May").unwrap();
+        doc.dates = Some(Dates {
+            mentions: vec![DateMention { text: "3 May".into(), value: "2024-05-03".into(), start: at, end: at + 5 }],
+            ..Dates::default()
+        });
+        let head = 0..text.find("Anna").unwrap();
+        let tail = text.find("\n\nShare").unwrap()..text.len();
+        doc.cut_text(&[tail, head.clone(), head]);
+        assert_eq!(doc.text, "Anna Lind spoke on 3 May.\n\nÄnne Müller agreed.");
+        let names: Vec<&str> = doc.entities.iter().map(|m| &doc.text[m.start..m.end]).collect();
+        assert_eq!(names, ["Anna Lind", "Änne Müller"], "the mention inside the cut is gone, the others still point at their text");
+        let d = &doc.dates.as_ref().unwrap().mentions[0];
+        assert_eq!(&doc.text[d.start..d.end], "3 May");
+    }
 }

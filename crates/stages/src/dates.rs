@@ -201,6 +201,13 @@ const MONTHS: &[(&str, u32)] = &[
     ("ديسمبر", 12),
 ];
 
+/// Month and weekday names in every language the dates stage reads,
+/// lowercase: what other stages mask to compare texts that differ only in
+/// their dates.
+pub(crate) fn month_and_weekday_names() -> impl Iterator<Item = &'static str> {
+    MONTHS.iter().map(|(m, _)| *m).chain(WEEKDAYS.split('|'))
+}
+
 const WEEKDAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo";
 
 /// Which non-Gregorian calendar a month name belongs to.

@@ -9,6 +9,7 @@
 //! | `dates` | [`dates::DateExtractor`] | parallel |
 //! | `entities` | [`entities::EntityTagger`] | parallel |
 //! | `dedup` | [`dedup::DuplicateDetector`] | ordered (needs history) |
+//! | `recurring_blocks` | [`recurring::RecurringBlockStripper`] | ordered; cuts edge paragraphs earlier reports carried |
 //! | `exec` | [`exec::ExternalProgram`] | parallel; runs the user's program over JSON lines |
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod entities;
 pub mod exec;
 pub mod language;
 pub mod ner_model;
+pub mod recurring;
 
 use gleaner_pipeline::Registry;
 
@@ -29,6 +31,7 @@ pub fn register_builtin(registry: &mut Registry) {
     registry.register("dates", dates::build);
     registry.register("entities", entities::build);
     registry.register("dedup", dedup::build);
+    registry.register("recurring_blocks", recurring::build);
     registry.register("exec", exec::build);
 }
 
