@@ -116,7 +116,10 @@ fn a_site_footer_seen_in_earlier_reports_is_cut_also_after_a_restart() {
     let last = docs.iter().rev().find(|e| base(e) == "r3.txt").unwrap();
     let text = last["text"].as_str().unwrap();
     assert!(!text.contains("Kontakt redakcji"), "{text}");
-    assert!(text.trim_end().ends_with(report(3).trim_end().rsplit("\n\n").next().unwrap().trim_end()), "the body is whole: {text}");
+    assert!(
+        text.trim_end().ends_with(report(3).trim_end().rsplit("\n\n").next().unwrap().trim_end()),
+        "the body is whole: {text}"
+    );
     let cut: Vec<_> = last["boilerplate_removed"].as_array().unwrap().iter().filter(|b| b["reason"] == "recurring").collect();
     assert_eq!(cut.len(), 1, "{}", last["boilerplate_removed"]);
     assert_eq!(cut[0]["text"].as_str().unwrap(), footer(3));

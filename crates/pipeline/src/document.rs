@@ -329,7 +329,11 @@ mod tests {
         doc.cut_text(&[tail, head.clone(), head]);
         assert_eq!(doc.text, "Anna Lind spoke on 3 May.\n\nÄnne Müller agreed.");
         let names: Vec<&str> = doc.entities.iter().map(|m| &doc.text[m.start..m.end]).collect();
-        assert_eq!(names, ["Anna Lind", "Änne Müller"], "the mention inside the cut is gone, the others still point at their text");
+        assert_eq!(
+            names,
+            ["Anna Lind", "Änne Müller"],
+            "the mention inside the cut is gone, the others still point at their text"
+        );
         let d = &doc.dates.as_ref().unwrap().mentions[0];
         assert_eq!(&doc.text[d.start..d.end], "3 May");
     }

@@ -269,7 +269,13 @@ mod tests {
     }
 
     /// Runs `count` reports ending in `close`; the one at `copy` is a copy of the first.
-    fn outlets(stage: &RecurringBlockStripper, history: &mut MemoryHistory, close: &str, count: usize, copy: Option<usize>) -> Vec<String> {
+    fn outlets(
+        stage: &RecurringBlockStripper,
+        history: &mut MemoryHistory,
+        close: &str,
+        count: usize,
+        copy: Option<usize>,
+    ) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
         for n in 0..count {
             let mut doc = Document::from_text(&format!("w{n}.txt"), &format!("{}\n\n{close}", story(n)));
@@ -348,7 +354,10 @@ mod tests {
             stage.key("This story was updated on Monday, 3 May 2021, 10:04."),
             stage.key("THIS STORY WAS UPDATED ON Friday, 19 September 2024, 18:55"),
         );
-        assert_ne!(stage.key("This story was updated on Monday, 3 May 2021"), stage.key("This story was published on Monday, 3 May 2021"));
+        assert_ne!(
+            stage.key("This story was updated on Monday, 3 May 2021"),
+            stage.key("This story was published on Monday, 3 May 2021")
+        );
         assert_eq!(stage.key("LONDON 1996-08-30"), None, "a dateline is content");
         assert_eq!(stage.key("Attendance: 1,445."), None);
     }
