@@ -117,23 +117,22 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// The cleaning stage.
 pub struct BoilerplateStripper {
     config: CleanConfig,
-    /// Patterns of rules without `max_words`: tried on every block.
-    set: RegexSet,
-    /// For each pattern of `set`: index into `rules`.
-    pattern_rule: Vec<usize>,
-    /// Patterns of rules with `max_words`, one set per limit, tried only on
-    /// blocks that short: most bytes are in long body paragraphs, which then
-    /// skip most of the lexicon (clean +25% MB/s, `cargo bench`).
-    short_sets: Vec<ShortSet>,
+    /// The lexicon's patterns in one set per `max_words` limit, each tried
+    /// only on blocks that short: most bytes are in long body paragraphs,
+    /// which then skip most of the lexicon (clean +25% MB/s, `cargo bench`).
+    /// (A separate set for patterns anchored at the line start was slower.)
+    sets: Vec<RuleSet>,
     rules: Vec<LexiconRule>,
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
-    /// xxh3 instead of SipHash: looked up for every word of every page.
-    stopwords: HashSet<String, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    // foldhash: stopword lookups are a tenth of cleaning time; xxh3 through
+    // the streaming Hasher interface was twice as slow on short words.
+    stopwords: HashSet<String, foldhash::fast::FixedState>,
 }
 
 /// The patterns of the lexicon rules with one `max_words` limit.
-struct ShortSet {
+struct RuleSet {
+    /// `usize::MAX` for rules without a limit.
     max_words: usize,
     set: RegexSet,
     /// For each pattern of `set`: index into `rules`.
@@ -160,6 +159,50 @@ struct Block<'a> {
     /// Words and the share of them that are stopwords, computed once.
     words: usize,
     density: f64,
+    /// Shape of `stripped`, counted once: every rule below asks for it.
+    shape: Shape,
+}
+
+/// Counts of a block's text that the classifiers need, from one pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Whitespace-separated tokens.
+    tokens: usize,
+    chars: usize,
+    /// Characters of scripts written without spaces (CJK, Thai, Hangul).
+    dense: usize,
+}
+
+impl Shape {
+    fn of(text: &str) -> Shape {
+        let mut shape = Shape::default();
+        let mut in_token = false;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Bytes, not chars: most text is ASCII, and a char loop with its
+        // Unicode tables was a sixth of cleaning time.
+        while i < bytes.len() {
+            let b = bytes[i];
+            let (space, width) = if b < 0x80 {
+                (matches!(b, b' ' | b'\t'..=b'\r'), 1)
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if is_dense_script(c) {
+                    shape.dense += 1;
+                }
+                (c.is_whitespace(), c.len_utf8())
+            };
+            shape.chars += 1;
+            if space {
+                in_token = false;
+            } else if !in_token {
+                shape.tokens += 1;
+                in_token = true;
+            }
+            i += width;
+        }
+        shape
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,8 +219,11 @@ impl BoilerplateStripper {
         let file: LexiconFile = toml::from_str(&lexicon_text).map_err(|e| format!("lexicon: {e}"))?;
         let appeal = match file.appeal {
             Some(a) => {
+                // A full DFA (the terms are few): every byte of every block
+                // goes through it.
                 let ac = aho_corasick::AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&a.terms)
                     .map_err(|e| format!("lexicon [appeal]: {e}"))?;
                 Some((ac, a))
@@ -186,8 +232,7 @@ impl BoilerplateStripper {
         };
         let mut rules = file.rule;
         rules.extend(config.extra_rules.iter().cloned());
-        let (mut patterns, mut pattern_rule) = (Vec::new(), Vec::new());
-        let mut short: std::collections::BTreeMap<usize, (Vec<String>, Vec<usize>)> = Default::default();
+        let mut groups: std::collections::BTreeMap<usize, (Vec<String>, Vec<usize>)> = Default::default();
         for (i, rule) in rules.iter().enumerate() {
             if !matches!(rule.scope.as_str(), "block" | "terminal" | "list") {
                 return Err(format!("lexicon rule `{}`: scope must be \"block\", \"terminal\" or \"list\"", rule.reason));
@@ -198,14 +243,9 @@ impl BoilerplateStripper {
                 // `cargo bench`), and lexicon words sit next to ASCII anyway.
                 let p = format!("(?i){}", p.replace(r"\b", r"(?-u:\b)"));
                 regex::Regex::new(&p).map_err(|e| format!("lexicon rule `{}`: bad pattern {p:?}: {e}", rule.reason))?;
-                if let Some(max) = rule.max_words {
-                    let (p_list, r_list) = short.entry(max).or_default();
-                    p_list.push(p);
-                    r_list.push(i);
-                } else {
-                    patterns.push(p);
-                    pattern_rule.push(i);
-                }
+                let (p_list, r_list) = groups.entry(rule.max_words.unwrap_or(usize::MAX)).or_default();
+                p_list.push(p);
+                r_list.push(i);
             }
         }
         // A roomy lazy-DFA cache: with the default one, this set's DFA was
@@ -217,15 +257,14 @@ impl BoilerplateStripper {
                 .build()
                 .map_err(|e| format!("lexicon: {e}"))
         };
-        let set = build(&patterns)?;
-        let short_sets = short
+        let sets = groups
             .into_iter()
-            .map(|(max_words, (p, pattern_rule))| Ok(ShortSet { max_words, set: build(&p)?, pattern_rule }))
+            .map(|(max_words, (p, pattern_rule))| Ok(RuleSet { max_words, set: build(&p)?, pattern_rule }))
             .collect::<Result<Vec<_>, String>>()?;
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
-        Ok(BoilerplateStripper { config, set, pattern_rule, short_sets, rules, appeal, stopwords })
+        Ok(BoilerplateStripper { config, sets, rules, appeal, stopwords })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -253,13 +292,14 @@ impl BoilerplateStripper {
             if title.as_deref() == Some(stripped) && title_repeat.is_none() {
                 title_repeat = Some(line);
             }
-            if title.as_deref() == Some(stripped) || (stripped.split_whitespace().count() <= 8 && !seen.insert(stripped)) {
+            let shape = Shape::of(stripped);
+            if title.as_deref() == Some(stripped) || (shape.tokens <= 8 && !seen.insert(stripped)) {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
             }
-            let (reason, scope) = self.lexicon_match(stripped);
+            let (reason, scope) = self.lexicon_match(stripped, shape.tokens);
             let (words, density) = self.stopword_density(stripped);
-            blocks.push(Block { line, text, stripped, class: Class::Bad, reason, scope, words, density });
+            blocks.push(Block { line, text, stripped, class: Class::Bad, reason, scope, words, density, shape });
         }
         if looks_clean(&blocks) {
             // Wire copy or an already-cleaned export: nothing to cut but the
@@ -275,7 +315,7 @@ impl BoilerplateStripper {
         let scale = self.threshold_scale(&blocks);
         for b in blocks.iter_mut() {
             if b.reason.is_none() {
-                b.class = self.classify(b.stripped, b.density, no_stoplist, scale);
+                b.class = self.classify(b.stripped, b.shape, b.density, no_stoplist, scale);
             }
         }
         promote_near_good_runs(&mut blocks);
@@ -367,9 +407,9 @@ impl BoilerplateStripper {
     fn find_title(&self, lines: &[(usize, &str)]) -> Option<usize> {
         lines.iter().take(8).position(|&(_, l)| {
             let s = strip_markup(l);
-            let words = s.split_whitespace().count();
-            let long_enough = words >= 3 || (words >= 1 && s.chars().count() >= 8 && !s.is_ascii());
-            long_enough && self.lexicon_match(s).0.is_none() && !looks_like_date_line(s) && s.chars().count() <= 300
+            let shape = Shape::of(s);
+            let long_enough = shape.tokens >= 3 || (shape.tokens >= 1 && shape.chars >= 8 && !s.is_ascii());
+            long_enough && self.lexicon_match(s, shape.tokens).0.is_none() && !looks_like_date_line(s) && shape.chars <= 300
         })
     }
 
@@ -392,23 +432,22 @@ impl BoilerplateStripper {
         seen.count_ones() as usize >= PROMO_MIN_TERMS && hits * PROMO_WORDS_PER_TERM >= words
     }
 
-    fn lexicon_match<'a>(&'a self, text: &str) -> (Option<&'a str>, Scope) {
+    fn lexicon_match<'a>(&'a self, text: &str, words: usize) -> (Option<&'a str>, Scope) {
         if let Some((ac, rule)) = &self.appeal {
             if distinct_terms(ac, text) >= rule.min_terms {
                 return (Some(rule.reason.as_str()), Scope::Block);
             }
         }
-        let words = text.split_whitespace().count();
         let mut best: Option<&LexiconRule> = None;
-        // A short set is only tried on blocks within its limit, so every
-        // rule matched here applies.
-        let long = self.set.matches(text).into_iter().map(|idx| self.pattern_rule[idx]);
-        let short = self
-            .short_sets
+        // A set is only tried on blocks within its limit, so every rule
+        // matched here applies. Most blocks match no rule: a plain search
+        // says so faster than the overlapping one that lists every rule.
+        let matched = self
+            .sets
             .iter()
-            .filter(|s| words <= s.max_words)
+            .filter(|s| words <= s.max_words && s.set.is_match(text))
             .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]));
-        for rule_idx in long.chain(short) {
+        for rule_idx in matched {
             let rule = &self.rules[rule_idx];
             // Terminal rules win, then list rules: they also decide what follows.
             let rank = |r: &LexiconRule| match r.scope.as_str() {
@@ -474,11 +513,8 @@ impl BoilerplateStripper {
     /// well-covered language shows (`TYPICAL_BODY_DENSITY`).
     fn threshold_scale(&self, blocks: &[Block]) -> f64 {
         const TYPICAL_BODY_DENSITY: f64 = 0.42;
-        let mut densities: Vec<f64> = blocks
-            .iter()
-            .filter(|b| b.reason.is_none() && b.text.chars().count() >= self.config.length_high)
-            .map(|b| b.density)
-            .collect();
+        let mut densities: Vec<f64> =
+            blocks.iter().filter(|b| b.reason.is_none() && b.shape.chars >= self.config.length_high).map(|b| b.density).collect();
         if densities.len() < 2 {
             return 1.0;
         }
@@ -487,10 +523,10 @@ impl BoilerplateStripper {
         (median / TYPICAL_BODY_DENSITY).clamp(0.15, 1.0)
     }
 
-    fn classify(&self, text: &str, density: f64, no_stoplist: bool, scale: f64) -> Class {
+    fn classify(&self, text: &str, shape: Shape, density: f64, no_stoplist: bool, scale: f64) -> Class {
         let c = &self.config;
-        let chars = text.chars().count();
-        let dense_script = text.chars().filter(|ch| is_dense_script(*ch)).count() * 2 > chars;
+        let chars = shape.chars;
+        let dense_script = shape.dense * 2 > chars;
         if dense_script || no_stoplist {
             // No stopword signal: running text is long and made of sentences.
             let weight = if dense_script { 3 } else { 1 };
@@ -593,9 +629,7 @@ fn looks_clean(blocks: &[Block]) -> bool {
         .filter(|b| {
             let t = b.stripped;
             // Score and table lines carry digits; menu entries do not.
-            t.split_whitespace().count() <= 3
-                && !t.ends_with(['.', '!', '?', ':', '"', '”'])
-                && !t.chars().any(|c| c.is_ascii_digit())
+            b.shape.tokens <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”']) && !t.chars().any(|c| c.is_ascii_digit())
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
@@ -607,10 +641,16 @@ fn looks_clean(blocks: &[Block]) -> bool {
 fn shouted_lines_are_furniture(blocks: &mut [Block]) {
     const MIN_WORDS: usize = 3;
     let shouted = |t: &str| {
-        let letters: Vec<char> = t.chars().filter(|c| c.is_alphabetic()).collect();
-        t.split_whitespace().count() >= MIN_WORDS
-            && letters.len() >= 10
-            && letters.iter().all(|c| c.is_uppercase())
+        // Most lines fail at their second letter: no count, no allocation.
+        let mut letters = 0;
+        for c in t.chars().filter(|c| c.is_alphabetic()) {
+            if !c.is_uppercase() {
+                return false;
+            }
+            letters += 1;
+        }
+        letters >= 10
+            && t.split_whitespace().count() >= MIN_WORDS
             // Rows of a results table in capitals ("KANSAS CITY 61 74 .452
             // 20", "KANSAS CITY AT DETROIT") are not calls to action.
             && !is_table_row(t)
@@ -634,7 +674,7 @@ fn mark_headline_lists(blocks: &mut [Block]) {
         let t = b.stripped;
         b.reason.is_none()
             && matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
-            && t.split_whitespace().count() <= MAX_WORDS
+            && b.shape.tokens <= MAX_WORDS
             && !t.trim_end_matches(['"', '”', '’', ')']).ends_with(['.', '!', '?', ':', ';', ','])
     };
     let mut i = 0;
@@ -699,9 +739,12 @@ const UNCOVERED_DENSITY: f64 = 0.05;
 /// and mostly lowercase words.
 fn is_prose(text: &str) -> bool {
     let ends = text.matches(['.', '!', '?', '。', '؟']).count();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let capitalised = words.iter().filter(|w| w.chars().next().is_some_and(char::is_uppercase)).count();
-    ends >= 2 && capitalised * 2 < words.len()
+    let (mut words, mut capitalised) = (0, 0);
+    for w in text.split_whitespace() {
+        words += 1;
+        capitalised += usize::from(w.chars().next().is_some_and(char::is_uppercase));
+    }
+    ends >= 2 && capitalised * 2 < words
 }
 
 /// Ends like a sentence and has a few words.
