@@ -8,6 +8,7 @@
 use crate::decode::Failure;
 use crate::document::{Document, Source};
 use crate::event;
+use crate::history_index::HistoryIndex;
 use crate::ndjson::NdjsonWriter;
 use crate::registry::Stages;
 use crate::stage::StageError;
@@ -221,7 +222,9 @@ impl Committer {
         let mut results = Vec::with_capacity(batch.len());
         // Stored documents, indexed for full text after the loop (see index_text).
         let mut indexed = Vec::new();
-        let tx = self.store.transaction()?;
+        let (tx, index) = self.store.transaction_and_index()?;
+        // Keys of an earlier attempt at this batch were never committed.
+        index.rollback();
         for (i, item) in batch.iter_mut().enumerate() {
             match item {
                 Item::Daemon(kind, details) => {
@@ -234,7 +237,7 @@ impl Committer {
                     // A retry must not see the annotations of the failed attempt.
                     doc.timings.retain(|(s, _)| !self.stages.ordered.iter().any(|o| o.name() == s));
                     seq += 1;
-                    let ordered = run_ordered(&self.stages, doc, &tx, seq as u64);
+                    let ordered = run_ordered(&self.stages, doc, &tx, index, seq as u64);
                     let (body, kind, result) = match ordered {
                         Ok(()) => {
                             store::insert_document(&tx, doc, seq, &at, self.store_raw_text)?;
@@ -292,6 +295,7 @@ impl Committer {
         // files are picked up again at start-up; after it, the events are in
         // the outbox and the NDJSON writer copies them (now or at start-up).
         tx.commit().map_err(|e| self.store.err(e))?;
+        self.store.index_committed();
         if let Err(e) = self.ndjson.append(&events, &self.store) {
             // The events are safe in the outbox; the next batch or restart retries.
             tracing::error!(error = %e, "cannot append to the events file");
@@ -315,8 +319,14 @@ impl Committer {
 }
 
 /// Runs the ordered stages inside a savepoint, so a stage that fails halfway
-/// leaves none of its history writes behind.
-fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'_>, number: u64) -> Result<(), StageError> {
+/// leaves none of its history writes behind (in SQLite or in the key index).
+fn run_ordered(
+    stages: &Stages,
+    doc: &mut Document,
+    tx: &rusqlite::Transaction<'_>,
+    index: &mut HistoryIndex,
+    number: u64,
+) -> Result<(), StageError> {
     if stages.ordered.is_empty() {
         return Ok(());
     }
@@ -326,9 +336,10 @@ fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'
     };
     tx.execute_batch("SAVEPOINT ordered_stages").map_err(|e| history_err("committer", e))?;
     let mut result = Ok(());
+    let mut filed = Vec::new();
     for stage in &stages.ordered {
         let t0 = Instant::now();
-        let mut history = match SqlHistory::new(tx, stage.name(), number) {
+        let mut history = match SqlHistory::new(tx, index, stage.name(), number) {
             Ok(h) => h,
             Err(e) => {
                 result = Err(history_err(stage.name(), e));
@@ -339,10 +350,22 @@ fn run_ordered(stages: &Stages, doc: &mut Document, tx: &rusqlite::Transaction<'
             result = Err(e);
             break;
         }
+        match history.finish() {
+            Ok(keys) => filed.push(keys),
+            Err(e) => {
+                result = Err(history_err(stage.name(), e));
+                break;
+            }
+        }
         doc.timings.push((stage.name().to_string(), t0.elapsed().as_secs_f64() * 1000.0));
     }
     let end = if result.is_ok() { "RELEASE ordered_stages" } else { "ROLLBACK TO ordered_stages; RELEASE ordered_stages" };
     tx.execute_batch(end).map_err(|e| history_err("committer", e))?;
+    if result.is_ok() {
+        for f in filed {
+            f.add_to(index);
+        }
+    }
     result
 }
 

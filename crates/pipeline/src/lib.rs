@@ -25,6 +25,7 @@ pub mod config;
 pub mod decode;
 pub mod document;
 pub mod event;
+pub mod history_index;
 pub mod ndjson;
 pub mod registry;
 pub mod runner;

@@ -6,6 +6,7 @@
 //! out a reader's brief lock instead of failing.
 
 use crate::document::{Document, Source};
+use crate::history_index::{Doc, HistoryIndex};
 use crate::stage::{DocNumber, History, HistoryError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -219,7 +220,45 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX documents_seq ON documents(seq);
     "#,
+    // 3: keys filed per document, appended in arrival order, instead of a
+    // key -> document table: inserting into a key-ordered table of millions
+    // of rows touched a cold page per key, and lookups slowed as the archive
+    // grew. Lookups now go to the in-memory `HistoryIndex` built from this table.
+    // `history_keys` is converted after this script (see `convert_history_keys`).
+    r#"
+    CREATE TABLE history_doc_keys (
+        stage INTEGER NOT NULL,
+        doc   INTEGER NOT NULL,
+        keys  BLOB NOT NULL,        -- little-endian u32 keys
+        PRIMARY KEY (stage, doc)
+    ) WITHOUT ROWID;
+    "#,
 ];
+
+/// Migration 3's data step: every document's rows of `history_keys` become
+/// one row of `history_doc_keys`.
+fn convert_history_keys(tx: &Tx) -> rusqlite::Result<()> {
+    let mut read = tx.prepare("SELECT stage, doc, key FROM history_keys ORDER BY stage, doc")?;
+    let mut write = tx.prepare("INSERT INTO history_doc_keys (stage, doc, keys) VALUES (?1, ?2, ?3)")?;
+    let mut current: Option<(i64, i64)> = None;
+    let mut keys: Vec<u8> = Vec::new();
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let at = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
+        if current.is_some_and(|c| c != at) {
+            let (stage, doc) = current.expect("checked");
+            write.execute(params![stage, doc, keys])?;
+            keys.clear();
+        }
+        current = Some(at);
+        keys.extend_from_slice(&(row.get::<_, i64>(2)? as i32 as u32).to_le_bytes());
+    }
+    if let Some((stage, doc)) = current {
+        write.execute(params![stage, doc, keys])?;
+    }
+    drop(rows);
+    tx.execute_batch("DROP TABLE history_keys;")
+}
 
 /// What the store remembers of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +275,8 @@ pub struct FileState {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Ordered stages' keys, loaded on the first transaction that needs them.
+    index: Option<HistoryIndex>,
 }
 
 impl Store {
@@ -250,9 +291,9 @@ impl Store {
         // FULL: a committed batch survives power loss, so an event already in
         // the NDJSON file can never be re-created after a crash.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(err)?;
-        // 64 MB of page cache (the default is 2 MB): the dedup index and the
-        // documents' keys are written at random places, and past a few
-        // hundred thousand reports a small cache turns each into a read.
+        // 64 MB of page cache (the default is 2 MB): the documents' indexes
+        // (doc_id, path, full text) are written at random places, and past a
+        // few hundred thousand reports a small cache turns each into a read.
         conn.execute_batch("PRAGMA cache_size = -65536;").map_err(err)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
         if version > MIGRATIONS.len() as i64 {
@@ -261,10 +302,13 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
+            if i == 2 {
+                convert_history_keys(&tx).map_err(err)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store { conn, path: path.to_path_buf(), index: None })
     }
 
     /// Wraps a SQLite error with this database's path.
@@ -305,6 +349,50 @@ impl Store {
 
     /// Starts a write transaction. IMMEDIATE: take the write lock now rather
     /// than fail halfway when a reader holds it.
+    /// A write transaction and the key index of ordered stages (built from
+    /// `history_doc_keys` the first time: a sequential read, about a second
+    /// per ten million keys). Call [`HistoryIndex::rollback`] before writing
+    /// and [`HistoryIndex::commit`] after the transaction commits.
+    pub fn transaction_and_index(&mut self) -> Result<(Transaction<'_>, &mut HistoryIndex), StoreError> {
+        if self.index.is_none() {
+            let index = self.load_index().map_err(|e| self.err(e))?;
+            self.index = Some(index);
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| StoreError::Sqlite { path, source })?;
+        Ok((tx, self.index.as_mut().expect("loaded above")))
+    }
+
+    /// The transaction of [`Store::transaction_and_index`] committed.
+    pub fn index_committed(&mut self) {
+        if let Some(index) = &mut self.index {
+            index.commit();
+        }
+    }
+
+    fn load_index(&self) -> rusqlite::Result<HistoryIndex> {
+        let mut index = HistoryIndex::default();
+        let mut st = self.conn.prepare("SELECT stage, doc, keys FROM history_doc_keys ORDER BY stage, doc")?;
+        let mut rows = st.query([])?;
+        while let Some(row) = rows.next()? {
+            let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
+            let keys = row.get_ref(2)?.as_blob()?;
+            index.load_keys(stage, doc, keys.chunks_exact(4).map(|k| u32::from_le_bytes([k[0], k[1], k[2], k[3]])));
+        }
+        let mut st = self.conn.prepare("SELECT stage, doc, value FROM history_records ORDER BY stage, doc")?;
+        let mut rows = st.query([])?;
+        while let Some(row) = rows.next()? {
+            let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
+            index.load_record(stage, doc, row.get_ref(2)?.as_blob()?);
+        }
+        index.finish_load();
+        Ok(index)
+    }
+
+    /// A write transaction.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
         let path = self.path.clone();
         self.conn
@@ -325,39 +413,35 @@ impl Store {
     ///
     /// History rows carry only the document's seq, and seq grows with time,
     /// so the cut is the last seq committed before `before`, found by
-    /// bisecting the outbox (its key is seq). Key rows are deleted in slices
-    /// of the key space, each in its own short transaction, so the committer
-    /// and readers never wait long behind a sweep of millions of rows.
+    /// bisecting the outbox (its key is seq). History rows are clustered by
+    /// (stage, seq), so the delete is one range at the start of each table;
+    /// the in-memory index forgets the same documents.
     pub fn prune_history(&mut self, before: &str) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let cut = self.last_seq_before(before).map_err(err)?;
-        let floor: i64 =
-            self.conn.query_row("SELECT coalesce(min(doc), 0) FROM history_records", [], |r| r.get(0)).map_err(err)?;
+        let floor: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(min(m), 0) FROM (SELECT min(doc) AS m FROM history_records
+                                                   UNION ALL SELECT min(doc) FROM history_doc_keys)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
         if cut < floor {
             return Ok(0);
         }
-        const SLICES: i64 = 64;
-        let span = (1i64 << 32) / SLICES;
-        let first = i32::MIN as i64;
-        let mut deleted = 0;
-        for slice in 0..SLICES {
-            let tx = self.transaction()?;
-            deleted += tx
-                .execute(
-                    "DELETE FROM history_keys WHERE stage IN (SELECT id FROM history_stages) AND key >= ?1 AND key < ?2 AND doc <= ?3",
-                    params![first + slice * span, first + (slice + 1) * span, cut],
-                )
-                .map_err(err)?;
-            if slice == SLICES - 1 {
-                deleted += tx
-                    .execute(
-                        "DELETE FROM history_records WHERE stage IN (SELECT id FROM history_stages) AND doc <= ?1",
-                        params![cut],
-                    )
-                    .map_err(err)?;
-            }
-            tx.commit().map_err(err)?;
+        let tx = self.transaction()?;
+        let mut deleted = tx
+            .execute("DELETE FROM history_doc_keys WHERE stage IN (SELECT id FROM history_stages) AND doc <= ?1", params![cut])
+            .map_err(err)?;
+        deleted += tx
+            .execute("DELETE FROM history_records WHERE stage IN (SELECT id FROM history_stages) AND doc <= ?1", params![cut])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        if let Some(index) = &mut self.index {
+            index.forget_through(Doc::try_from(cut).unwrap_or(Doc::MAX));
         }
         Ok(deleted)
     }
@@ -542,17 +626,27 @@ pub fn insert_event(
 }
 
 /// [`History`] over the committer's open transaction: what an ordered stage
-/// writes commits (or rolls back) with the document.
+/// writes commits (or rolls back) with the document. Keys are read from the
+/// store's [`HistoryIndex`]; the document's own keys are written by [`SqlHistory::finish`].
 pub struct SqlHistory<'a> {
     tx: &'a Tx,
+    index: &'a mut HistoryIndex,
     stage: i64,
     current: DocNumber,
+    /// Keys filed for the current document, written by `finish`.
+    filed: Vec<u32>,
+    /// The current document's record, written by `finish`.
+    own_record: Option<Vec<u8>>,
 }
 
 impl<'a> SqlHistory<'a> {
     /// The history of stage `name` while it processes document `current`
     /// (the seq its event will get).
-    pub fn new(tx: &'a Tx, name: &str, current: DocNumber) -> rusqlite::Result<SqlHistory<'a>> {
+    pub fn new(tx: &'a Tx, index: &'a mut HistoryIndex, name: &str, current: DocNumber) -> rusqlite::Result<SqlHistory<'a>> {
+        if Doc::try_from(current).is_err() {
+            // Four billion events: far beyond what one database holds in practice.
+            return Err(rusqlite::Error::IntegralValueOutOfRange(0, current as i64));
+        }
         let id = |tx: &Tx| -> rusqlite::Result<Option<i64>> {
             tx.prepare_cached("SELECT id FROM history_stages WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()
         };
@@ -563,14 +657,45 @@ impl<'a> SqlHistory<'a> {
                 tx.last_insert_rowid()
             }
         };
-        Ok(SqlHistory { tx, stage, current })
+        Ok(SqlHistory { tx, index, stage, current, filed: Vec::new(), own_record: None })
+    }
+
+    /// Writes the keys and the record the stage filed for this document:
+    /// one row each, at the end of their tables. Returns what to file in the
+    /// [`HistoryIndex`] once every ordered stage has succeeded.
+    pub fn finish(self) -> rusqlite::Result<Filed> {
+        if !self.filed.is_empty() {
+            let blob: Vec<u8> = self.filed.iter().flat_map(|k| k.to_le_bytes()).collect();
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO history_doc_keys (stage, doc, keys) VALUES (?1, ?2, ?3)")?
+                .execute(params![self.stage, self.current as i64, blob])?;
+        }
+        if let Some(value) = &self.own_record {
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO history_records (stage, doc, value) VALUES (?1, ?2, ?3)")?
+                .execute(params![self.stage, self.current as i64, value])?;
+        }
+        Ok(Filed { stage: self.stage, doc: self.current as Doc, keys: self.filed, record: self.own_record })
     }
 }
 
-/// Keys are stored as signed 32-bit values: SQLite then keeps each in 4
-/// bytes, where a value of 2^31 or more takes 6.
-fn stored_key(key: u32) -> i64 {
-    key as i32 as i64
+/// What an ordered stage filed for one document (see [`SqlHistory::finish`]).
+#[derive(Debug)]
+pub struct Filed {
+    stage: i64,
+    doc: Doc,
+    keys: Vec<u32>,
+    record: Option<Vec<u8>>,
+}
+
+impl Filed {
+    /// Makes it visible to later documents of the open transaction.
+    pub fn add_to(self, index: &mut HistoryIndex) {
+        index.add_pending(self.stage, self.doc, &self.keys);
+        if let Some(r) = self.record {
+            index.add_pending_record(self.stage, self.doc, r);
+        }
+    }
 }
 
 fn history_err(e: rusqlite::Error) -> HistoryError {
@@ -583,38 +708,28 @@ impl History for SqlHistory<'_> {
     }
 
     fn lookup(&mut self, key: u32, limit: usize) -> Result<Vec<DocNumber>, HistoryError> {
-        // No `LIMIT ?`: a bound LIMIT makes SQLite (built with STAT4)
-        // re-prepare the statement on every call, which cost more than the
-        // lookup. Stepping stops after `limit` rows instead.
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT doc FROM history_keys WHERE stage = ?1 AND key = ?2 ORDER BY doc DESC")
-            .map_err(history_err)?;
-        let rows = st.query_map(params![self.stage, stored_key(key)], |r| r.get::<_, i64>(0)).map_err(history_err)?;
-        rows.take(limit).map(|r| r.map(|d| d as DocNumber).map_err(history_err)).collect()
+        let own = self.filed.contains(&key).then_some(self.current);
+        let earlier = self.index.lookup(self.stage, key, limit);
+        Ok(own.into_iter().chain(earlier.into_iter().map(DocNumber::from)).take(limit).collect())
     }
 
     fn file(&mut self, key: u32) -> Result<(), HistoryError> {
-        self.tx
-            .prepare_cached("INSERT OR IGNORE INTO history_keys (stage, key, doc) VALUES (?1, ?2, ?3)")
-            .and_then(|mut st| st.execute(params![self.stage, stored_key(key), self.current as i64]))
-            .map(|_| ())
-            .map_err(history_err)
+        if !self.filed.contains(&key) {
+            self.filed.push(key);
+        }
+        Ok(())
     }
 
     fn record(&mut self, doc: DocNumber) -> Result<Option<Vec<u8>>, HistoryError> {
-        self.tx
-            .prepare_cached("SELECT value FROM history_records WHERE stage = ?1 AND doc = ?2")
-            .and_then(|mut st| st.query_row(params![self.stage, doc as i64], |r| r.get(0)).optional())
-            .map_err(history_err)
+        if doc == self.current {
+            return Ok(self.own_record.clone());
+        }
+        Ok(Doc::try_from(doc).ok().and_then(|d| self.index.record(self.stage, d)).map(<[u8]>::to_vec))
     }
 
     fn set_record(&mut self, value: &[u8]) -> Result<(), HistoryError> {
-        self.tx
-            .prepare_cached("INSERT OR REPLACE INTO history_records (stage, doc, value) VALUES (?1, ?2, ?3)")
-            .and_then(|mut st| st.execute(params![self.stage, self.current as i64, value]))
-            .map(|_| ())
-            .map_err(history_err)
+        self.own_record = Some(value.to_vec());
+        Ok(())
     }
 
     fn describe(&mut self, doc: DocNumber) -> Result<Option<(String, String)>, HistoryError> {
@@ -630,41 +745,105 @@ mod tests {
     use super::*;
     use crate::document::Document;
 
+    /// Files `keys` (and a record) for document `seq` as the committer does.
+    fn file(store: &mut Store, name: &str, seq: i64, keys: &[u32], record: Option<&[u8]>, doc: Option<(&Document, &str)>) {
+        let (tx, index) = store.transaction_and_index().unwrap();
+        if let Some((doc, at)) = doc {
+            insert_document(&tx, doc, seq, at, false).unwrap();
+            insert_event(&tx, seq, &format!("e{seq}"), "document.processed", Some(&doc.doc_id), at, "{}").unwrap();
+        }
+        let mut h = SqlHistory::new(&tx, index, name, seq as u64).unwrap();
+        for k in keys {
+            h.file(*k).unwrap();
+        }
+        if let Some(r) = record {
+            h.set_record(r).unwrap();
+        }
+        h.finish().unwrap().add_to(index);
+        tx.commit().unwrap();
+        store.index_committed();
+    }
+
+    fn lookup(store: &mut Store, name: &str, key: u32) -> Vec<DocNumber> {
+        let (tx, index) = store.transaction_and_index().unwrap();
+        let mut h = SqlHistory::new(&tx, index, name, 1000).unwrap();
+        h.lookup(key, 10).unwrap()
+    }
+
     #[test]
     fn history_outside_the_window_is_forgotten_and_documents_stay() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("db")).unwrap();
         let (old, new) = (Document::from_text("old.txt", "old text"), Document::from_text("new.txt", "new text"));
-        let tx = store.transaction().unwrap();
         for (seq, doc, at) in [(1, &old, "2020-01-01T00:00:00.000Z"), (2, &new, "2026-01-01T00:00:00.000Z")] {
-            insert_document(&tx, doc, seq, at, false).unwrap();
-            insert_event(&tx, seq, &format!("e{seq}"), "document.processed", Some(&doc.doc_id), at, "{}").unwrap();
-            let mut h = SqlHistory::new(&tx, "dedup", seq as u64).unwrap();
-            h.file(7).unwrap();
-            h.file(u32::MAX).unwrap();
-            h.set_record(doc.doc_id.as_bytes()).unwrap();
+            file(&mut store, "dedup", seq, &[7, u32::MAX], Some(doc.doc_id.as_bytes()), Some((doc, at)));
         }
-        tx.commit().unwrap();
-        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 3, "two keys and a record of the old report");
+        assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 2, "the old report's keys row and record");
         assert_eq!(store.prune_history("2025-01-01T00:00:00.000Z").unwrap(), 0, "nothing left to forget");
-        let tx = store.transaction().unwrap();
-        let mut h = SqlHistory::new(&tx, "dedup", 3).unwrap();
-        assert_eq!(h.lookup(7, 10).unwrap(), vec![2]);
-        assert_eq!(h.lookup(u32::MAX, 10).unwrap(), vec![2]);
+        assert_eq!(lookup(&mut store, "dedup", 7), vec![2]);
+        assert_eq!(lookup(&mut store, "dedup", u32::MAX), vec![2]);
+        let (tx, index) = store.transaction_and_index().unwrap();
+        let mut h = SqlHistory::new(&tx, index, "dedup", 3).unwrap();
         assert_eq!(h.record(1).unwrap(), None);
         assert_eq!(h.record(2).unwrap(), Some(new.doc_id.as_bytes().to_vec()));
         assert_eq!(h.describe(2).unwrap(), Some((new.doc_id.clone(), "new.txt".to_string())));
         let docs: i64 = tx.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
         assert_eq!(docs, 2);
+        drop(tx);
+        // A fresh process builds the same index from disk.
+        drop(store);
+        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(lookup(&mut store, "dedup", 7), vec![2]);
     }
 
     #[test]
-    fn each_ordered_stage_has_its_own_history() {
+    fn each_ordered_stage_has_its_own_history_and_it_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("db")).unwrap();
-        let tx = store.transaction().unwrap();
-        SqlHistory::new(&tx, "dedup", 1).unwrap().file(5).unwrap();
-        assert!(SqlHistory::new(&tx, "other", 2).unwrap().lookup(5, 10).unwrap().is_empty());
-        assert_eq!(SqlHistory::new(&tx, "dedup", 2).unwrap().lookup(5, 10).unwrap(), vec![1]);
+        file(&mut store, "dedup", 1, &[5, 6], None, None);
+        file(&mut store, "dedup", 2, &[5], None, None);
+        assert!(lookup(&mut store, "other", 5).is_empty());
+        assert_eq!(lookup(&mut store, "dedup", 5), vec![2, 1]);
+        drop(store);
+        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(lookup(&mut store, "dedup", 5), vec![2, 1]);
+        assert_eq!(lookup(&mut store, "dedup", 6), vec![1]);
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_no_key_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db")).unwrap();
+        {
+            let (tx, index) = store.transaction_and_index().unwrap();
+            let mut h = SqlHistory::new(&tx, index, "dedup", 1).unwrap();
+            h.file(5).unwrap();
+            h.finish().unwrap().add_to(index);
+            // Dropped without commit: rolled back.
+        }
+        let (_tx, index) = store.transaction_and_index().unwrap();
+        index.rollback();
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn keys_of_a_version_2_database_are_carried_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO history_stages (id, name) VALUES (1, 'dedup');
+                 INSERT INTO history_keys (stage, key, doc) VALUES (1, 5, 1), (1, -1, 1), (1, 5, 2);",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(lookup(&mut store, "dedup", 5), vec![2, 1]);
+        assert_eq!(lookup(&mut store, "dedup", u32::MAX), vec![1], "keys stored as signed values come back whole");
     }
 }

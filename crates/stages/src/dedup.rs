@@ -194,15 +194,46 @@ impl DuplicateDetector {
         shingles + self.config.shingle_words as u64 > self.config.min_words as u64
     }
 
-    /// Jaccard similarity estimated from two b-bit signatures: slots agree by
-    /// chance with probability 2^-bits, which is taken out.
+    #[cfg(test)]
     fn similarity(&self, a: &[u16], b: &[u16]) -> f64 {
         if a.len() != b.len() || a.is_empty() {
             return 0.0;
         }
-        let agree = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64;
+        self.estimate(a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len())
+    }
+
+    /// Jaccard similarity estimated from the share of agreeing b-bit slots:
+    /// slots agree by chance with probability 2^-bits, which is taken out.
+    fn estimate(&self, agreeing: usize, slots: usize) -> f64 {
+        let agree = agreeing as f64 / slots as f64;
         let chance = 0.5f64.powi(self.config.bits as i32);
         ((agree - chance) / (1.0 - chance)).clamp(0.0, 1.0)
+    }
+
+    /// Agreeing slots of two packed signatures of the same layout, without
+    /// unpacking them: a lookup compares up to 192 candidates. 4-bit slots
+    /// (the default) are compared a byte (two slots) at a time.
+    fn agreeing(&self, a: &[u8], b: &[u8]) -> usize {
+        if self.config.bits == 4 {
+            return a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| {
+                    let d = x ^ y;
+                    usize::from(d & 0x0F == 0) + usize::from(d >> 4 == 0)
+                })
+                .sum();
+        }
+        let (bits, mask) = (self.config.bits as usize, (1u32 << self.config.bits) - 1);
+        let slot = |p: &[u8], i: usize| -> u32 {
+            let (byte, shift) = (i * bits / 8, i * bits % 8);
+            let mut v = 0u32;
+            for k in 0..3 {
+                v |= u32::from(p.get(byte + k).copied().unwrap_or(0)) << (8 * k);
+            }
+            (v >> shift) & mask
+        };
+        (0..self.config.permutations).filter(|&i| slot(a, i) == slot(b, i)).count()
     }
 
     fn encode(&self, r: &Record) -> Vec<u8> {
@@ -226,9 +257,10 @@ impl DuplicateDetector {
         out
     }
 
-    /// Reads a stored record; None if it was written with another layout or
-    /// other options (then it cannot be compared and is skipped).
-    fn decode(&self, bytes: &[u8]) -> Option<Record> {
+    /// A stored record's fields and its packed signature; None if it was
+    /// written with another layout or other options (then it cannot be
+    /// compared and is skipped).
+    fn decode_packed<'b>(&self, bytes: &'b [u8]) -> Option<(u64, u64, u32, &'b [u8])> {
         let (&version, mut rest) = bytes.split_first()?;
         if version != RECORD_VERSION {
             return None;
@@ -237,10 +269,17 @@ impl DuplicateDetector {
         let shingles = take_varint(&mut rest)?;
         let exact = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
         rest = &rest[4..];
-        let bits = self.config.bits;
-        if rest.len() != (self.config.permutations * bits as usize).div_ceil(8) {
+        if rest.len() != (self.config.permutations * self.config.bits as usize).div_ceil(8) {
             return None;
         }
+        Some((root_back, shingles, exact, rest))
+    }
+
+    /// Reads a stored record (see [`Self::decode_packed`]).
+    #[cfg(test)]
+    fn decode(&self, bytes: &[u8]) -> Option<Record> {
+        let (root_back, shingles, exact, rest) = self.decode_packed(bytes)?;
+        let bits = self.config.bits;
         let mask = (1u32 << bits) - 1;
         let (mut acc, mut n, mut bytes) = (0u32, 0u32, rest.iter());
         let mut sig = Vec::with_capacity(self.config.permutations);
@@ -274,6 +313,8 @@ impl DuplicateDetector {
         let record =
             Record { root_back: 0, shingles: size as u64, exact, sig: full_sig.iter().map(|&v| v as u16 & mask).collect() };
         let keys = self.band_keys(&full_sig);
+        let mine = self.encode(&record);
+        let my_sig = self.decode_packed(&mine).map(|r| r.3).unwrap_or_default();
         let mut seen = BTreeSet::new();
         for &key in &keys {
             seen.extend(history.lookup(key, self.config.candidates_per_key)?);
@@ -284,25 +325,28 @@ impl DuplicateDetector {
         let mut best: Option<(bool, f64, DocNumber, u64)> = None; // exact?, similarity, report, its root distance
         let mut related = Vec::new();
         for cand in seen {
-            let Some(other) = history.record(cand)?.and_then(|b| self.decode(&b)) else { continue };
-            if other.exact == exact && other.shingles == record.shingles {
+            let Some(bytes) = history.record(cand)? else { continue };
+            let Some((other_root_back, other_shingles, other_exact, other_sig)) = self.decode_packed(&bytes) else {
+                continue;
+            };
+            if other_exact == exact && other_shingles == record.shingles {
                 if best.as_ref().is_none_or(|b| !b.0) {
-                    best = Some((true, 1.0, cand, other.root_back));
+                    best = Some((true, 1.0, cand, other_root_back));
                 }
                 continue;
             }
-            if !self.comparable(record.shingles) || !self.comparable(other.shingles) {
+            if !self.comparable(record.shingles) || !self.comparable(other_shingles) {
                 continue;
             }
-            let sim = self.similarity(&record.sig, &other.sig);
+            let sim = self.estimate(self.agreeing(my_sig, other_sig), self.config.permutations);
             if sim >= self.config.threshold {
                 if best.as_ref().is_none_or(|b| !b.0 && sim > b.1) {
-                    best = Some((false, sim, cand, other.root_back));
+                    best = Some((false, sim, cand, other_root_back));
                 }
                 continue;
             }
             // |A ∩ B| from the Jaccard estimate and the set sizes.
-            let (a, b) = (record.shingles as f64, other.shingles as f64);
+            let (a, b) = (record.shingles as f64, other_shingles as f64);
             let common = sim * (a + b) / (1.0 + sim);
             let this_in_other = (common / a.max(1.0)).min(1.0);
             let other_in_this = (common / b.max(1.0)).min(1.0);
@@ -576,6 +620,27 @@ mod tests {
             let bias = errors.iter().sum::<f64>() / errors.len() as f64;
             let worst = errors.iter().fold(0.0f64, |m, e| m.max(e.abs()));
             assert!(bias.abs() < 0.04 && worst < 0.16, "shared {shared}: bias {bias:.3}, worst {worst:.3}");
+        }
+    }
+
+    #[test]
+    fn packed_signatures_compare_like_unpacked_ones() {
+        for bits in [4, 5, 3] {
+            let d = DuplicateDetector::new(DedupConfig { bits, ..DedupConfig::default() }).unwrap();
+            let mask = ((1u32 << bits) - 1) as u16;
+            let (sa, _) = d.signature(&word_hashes(&article(1, 6)));
+            let (sb, _) = d.signature(&word_hashes(&(article(1, 3) + "\n\n" + &article(2, 3))));
+            let rec = |sig: &[u32]| Record {
+                root_back: 0,
+                shingles: 100,
+                exact: 0,
+                sig: sig.iter().map(|&v| v as u16 & mask).collect(),
+            };
+            let (ra, rb) = (rec(&sa), rec(&sb));
+            let (ea, eb) = (d.encode(&ra), d.encode(&rb));
+            let agree = d.agreeing(d.decode_packed(&ea).unwrap().3, d.decode_packed(&eb).unwrap().3);
+            assert_eq!(agree, ra.sig.iter().zip(&rb.sig).filter(|(x, y)| x == y).count(), "bits {bits}");
+            assert!(agree > 20 && agree < 128, "a partial overlap: {agree}");
         }
     }
 }
