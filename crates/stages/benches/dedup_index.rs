@@ -14,7 +14,8 @@
 //! * at the end, start-up: opening the store and deciding one new report.
 //!
 //! Run: `cargo bench -p gleaner-stages --bench dedup_index`; set
-//! GLEANER_BENCH_REPORTS=100000 for a shorter run.
+//! GLEANER_BENCH_REPORTS=100000 for a shorter run, GLEANER_BENCH_KEEP=FILE
+//! to keep the database.
 
 use gleaner_pipeline::store::{self, SqlHistory, Store};
 use gleaner_pipeline::Document;
@@ -83,7 +84,8 @@ fn main() {
     let max: usize = std::env::var("GLEANER_BENCH_REPORTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let checkpoints: Vec<usize> = [10_000, 100_000, 1_000_000].into_iter().filter(|&n| n <= max).collect();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("gleaner.db");
+    // GLEANER_BENCH_KEEP=FILE keeps the database there, to study start-up.
+    let db = std::env::var_os("GLEANER_BENCH_KEEP").map(std::path::PathBuf::from).unwrap_or(dir.path().join("gleaner.db"));
     let mut store = Store::open(&db).unwrap();
     let dedup = DuplicateDetector::new(Default::default()).unwrap();
     let mut rng = Rng(42);
