@@ -137,7 +137,7 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Decoding), &'static str> {
 
 /// UTF-16 text without a BOM shows NUL in one byte of most ASCII characters.
 fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    if bytes.len() < 4 || bytes.len() % 2 != 0 {
+    if bytes.len() < 4 || !bytes.len().is_multiple_of(2) {
         return None;
     }
     let pairs = bytes.len() / 2;

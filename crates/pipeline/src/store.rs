@@ -355,7 +355,13 @@ impl Store {
     /// and [`HistoryIndex::commit`] after the transaction commits.
     pub fn transaction_and_index(&mut self) -> Result<(Transaction<'_>, &mut HistoryIndex), StoreError> {
         if self.index.is_none() {
+            let t0 = std::time::Instant::now();
             let index = self.load_index().map_err(|e| self.err(e))?;
+            tracing::info!(
+                key_pairs = index.len(),
+                ms = t0.elapsed().as_millis() as u64,
+                "loaded the ordered stages' history into memory"
+            );
             self.index = Some(index);
         }
         let path = self.path.clone();

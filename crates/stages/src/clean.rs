@@ -1074,9 +1074,7 @@ mod tests {
 
     #[test]
     fn mark_only_keeps_everything() {
-        let mut config = CleanConfig::default();
-        config.mark_only = true;
-        let s = BoilerplateStripper::new(config).unwrap();
+        let s = BoilerplateStripper::new(CleanConfig { mark_only: true, ..CleanConfig::default() }).unwrap();
         let raw = format!("Title of the report here\n\nShare on Facebook\n\n{BODY1}\n");
         let (_, text, removed) = s.clean(&raw);
         assert!(text.contains("Share on Facebook"));

@@ -336,7 +336,7 @@ fn other_calendar_to_iso(calendar: OtherCalendar, year: i32, month: u8, day: u8,
             Date::try_new_islamic_civil_date_with_calendar(year, month, day, IslamicCivil::new()).ok()?.to_iso()
         }
     };
-    NaiveDate::from_ymd_opt(iso.year().number, u32::from(iso.month().ordinal), u32::from(iso.day_of_month().0))
+    NaiveDate::from_ymd_opt(iso.year().number, iso.month().ordinal, iso.day_of_month().0)
 }
 
 /// Words that mark a line as giving the publication date.
@@ -454,9 +454,7 @@ impl DateExtractor {
                 r"(?i)(?-u:\b)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>{})\s*,?\s+(?P<y>\d{{4}})(?:\s*(?:AM|AH|SH|A\.H\.|هـ|ه\.ش))?(?-u:\b)?",
                 OTHER_MONTHS.iter().map(|(n, _, _)| regex::escape(n)).collect::<Vec<_>>().join("|")
             )),
-            relative: r(format!(
-                r"(?i)(?:(?:last|on|this past) (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?P<unit>days?|weeks?|months?|years?) ago|yesterday|today|tomorrow|last (?:month|year)|(?:earlier |later )?this (?:month|year)|next (?:month|year))(?-u:\b)"
-            )),
+            relative: r(r"(?i)(?:(?:last|on|this past) (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?P<n>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?P<unit>days?|weeks?|months?|years?) ago|yesterday|today|tomorrow|last (?:month|year)|(?:earlier |later )?this (?:month|year)|next (?:month|year))(?-u:\b)".to_string()),
             months: MONTHS.iter().copied().collect(),
             config,
         }

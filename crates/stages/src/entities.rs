@@ -25,6 +25,7 @@ const BUILTIN_MODEL: &[u8] = include_bytes!("../../../config/models/ner.bin");
 /// Options of the `entities` stage.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct EntitiesConfig {
     /// Gazetteer file; unset = built-in `config/gazetteer.toml`.
     pub gazetteer: Option<PathBuf>,
@@ -32,12 +33,6 @@ pub struct EntitiesConfig {
     pub extra_gazetteers: Vec<PathBuf>,
     /// Tagger model file (built by `train-ner`); unset = built-in `config/models/ner.bin`.
     pub model: Option<PathBuf>,
-}
-
-impl Default for EntitiesConfig {
-    fn default() -> Self {
-        EntitiesConfig { gazetteer: None, extra_gazetteers: Vec::new(), model: None }
-    }
 }
 
 /// One gazetteer entry.
@@ -327,7 +322,7 @@ fn resolve_surname(name: &str, persons: &[(String, String)]) -> Option<String> {
     persons
         .iter()
         .rev()
-        .find(|(full, _)| full.split(' ').count() > 1 && full.split(' ').last().is_some_and(|last| bare(last) == wanted))
+        .find(|(full, _)| full.split(' ').count() > 1 && full.split(' ').next_back().is_some_and(|last| bare(last) == wanted))
         .map(|(_, canonical)| canonical.clone())
 }
 

@@ -154,8 +154,8 @@ impl<'a> Context<'a> {
             .map(|lw| {
                 let bounds: Vec<usize> = lw.char_indices().map(|(b, _)| b).chain(std::iter::once(lw.len())).collect();
                 let n = bounds.len() - 1;
-                let pre = |k: usize| xxh3_64(lw[..bounds[k.min(n)]].as_bytes());
-                let suf = |k: usize| xxh3_64(lw[bounds[n.saturating_sub(k)]..].as_bytes());
+                let pre = |k: usize| xxh3_64(&lw.as_bytes()[..bounds[k.min(n)]]);
+                let suf = |k: usize| xxh3_64(&lw.as_bytes()[bounds[n.saturating_sub(k)]..]);
                 [pre(2), pre(3), suf(2), suf(3), suf(4)]
             })
             .collect();
@@ -366,17 +366,12 @@ impl Model {
 const SCALE: f32 = 1000.0;
 
 /// Averaged-perceptron training state.
+#[derive(Default)]
 pub struct Trainer {
     model: Model,
     totals: KeyMap<[f64; 9]>,
     stamps: KeyMap<[u64; 9]>,
     step: u64,
-}
-
-impl Default for Trainer {
-    fn default() -> Self {
-        Trainer { model: Model::default(), totals: KeyMap::default(), stamps: KeyMap::default(), step: 0 }
-    }
 }
 
 impl Trainer {
