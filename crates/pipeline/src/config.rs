@@ -102,8 +102,10 @@ pub struct DataConfig {
     pub dir: PathBuf,
     /// Put the full decoded raw text in the `documents.raw_text` column.
     pub store_raw_text: bool,
-    /// Days of history the ordered stages compare with (dedup's index);
-    /// older entries are forgotten, the documents stay. 0 = forever.
+    /// Days of history the ordered stages compare with (dedup's index,
+    /// recurring_blocks' paragraph keys); older entries are forgotten, the
+    /// documents stay. 0 = forever. The window is held in memory (about
+    /// 250 bytes per report), so this bounds the daemon's RSS too.
     pub history_days: u64,
 }
 
