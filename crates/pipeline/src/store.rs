@@ -411,7 +411,13 @@ impl Store {
                 index.finish_load();
                 Ok(index)
             })();
-            (keys, reader.join().unwrap_or_else(|_| records(&self.conn)))
+            // A reader that could not open (a read-only folder without the
+            // WAL index, say) is no reason to fail: read on this connection.
+            let records = match reader.join() {
+                Ok(Ok(r)) => Ok(r),
+                _ => records(&self.conn),
+            };
+            (keys, records)
         });
         let mut index = keys?;
         index.take_records(records?);
