@@ -75,6 +75,8 @@ pub struct RecurringBlockStripper {
 
 /// One paragraph of the cleaned text near an edge.
 struct Edge {
+    /// Its position among all paragraphs.
+    index: usize,
     range: Range<usize>,
     /// None when the paragraph is too long or too short to be judged.
     key: Option<u32>,
@@ -120,8 +122,9 @@ impl RecurringBlockStripper {
         Some(xxh3_64(norm.as_bytes()) as u32)
     }
 
-    /// The first and last `edge_blocks` paragraphs, in text order.
-    fn edges(&self, text: &str) -> Vec<Edge> {
+    /// The first and last `edge_blocks` paragraphs, in text order, and the
+    /// spans of all paragraphs.
+    fn edges(&self, text: &str) -> (Vec<Edge>, Vec<Range<usize>>) {
         let mut paragraphs = Vec::new();
         let mut at = 0;
         for part in text.split("\n\n") {
@@ -134,16 +137,17 @@ impl RecurringBlockStripper {
         }
         let n = paragraphs.len();
         let k = self.config.edge_blocks;
-        paragraphs
-            .into_iter()
+        let edges = paragraphs
+            .iter()
             .enumerate()
             .filter(|(i, _)| *i < k || *i + k >= n)
-            .map(|(_, range)| Edge { key: self.key(&text[range.clone()]), range })
-            .collect()
+            .map(|(index, range)| Edge { index, key: self.key(&text[range.clone()]), range: range.clone() })
+            .collect();
+        (edges, paragraphs)
     }
 
     fn strip(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), HistoryError> {
-        let edges = self.edges(&doc.text);
+        let (edges, paragraphs) = self.edges(&doc.text);
         // Earlier reports that share text with this one for a reason other
         // than page furniture.
         let kin: HashSet<String> =
@@ -172,19 +176,29 @@ impl RecurringBlockStripper {
             }
         }
 
-        let head = recurring.iter().take_while(|r| **r).count();
-        let tail = recurring[head..].iter().rev().take_while(|r| **r).count();
-        if head == edges.len() || head + tail == 0 {
+        // Runs from each edge: paragraphs 0, 1, 2... and n-1, n-2... while
+        // they recur, never past the paragraphs looked at (between the two
+        // groups of edges lies text that was not judged).
+        let k = self.config.edge_blocks;
+        let head = edges.iter().zip(&recurring).enumerate().take_while(|(i, (e, r))| **r && e.index == *i && *i < k).count();
+        let tail = edges
+            .iter()
+            .zip(&recurring)
+            .rev()
+            .enumerate()
+            .take_while(|(j, (e, r))| **r && e.index + 1 + j == paragraphs.len() && *j < k && e.index >= head)
+            .count();
+        if head + tail >= paragraphs.len() || head + tail == 0 {
             // Nothing recurs, or everything does: a report made only of
             // furniture is kept whole rather than emptied.
             return Ok(());
         }
         let mut cut = Vec::new();
         if head > 0 {
-            cut.push(0..edges[head].range.start);
+            cut.push(0..paragraphs[head].start);
         }
         if tail > 0 {
-            cut.push(edges[edges.len() - tail - 1].range.end..doc.text.len());
+            cut.push(paragraphs[paragraphs.len() - tail - 1].end..doc.text.len());
         }
         let mut removed: Vec<RemovedBlock> = edges[..head]
             .iter()
@@ -332,6 +346,29 @@ mod tests {
             run(&stage, &mut history, &mut doc);
             assert_eq!(doc.text, stock);
         }
+    }
+
+    #[test]
+    fn a_run_from_one_edge_never_reaches_past_the_paragraphs_looked_at() {
+        let stage = RecurringBlockStripper::new(RecurringBlocksConfig { edge_blocks: 2, ..Default::default() }).unwrap();
+        let mut history = MemoryHistory::default();
+        let furniture = ["Menu: news sport weather culture opinion", "Sign in to read the full edition today"];
+        let stock = "Contact the newsroom with tips and corrections here";
+        let report = |topic: &str| {
+            let body: Vec<String> =
+                (0..6).map(|i| format!("Paragraph {i} about the {topic} goes on for a while longer.")).collect();
+            // The second-to-last paragraph recurs, the last does not.
+            format!("{}\n\n{}\n\n{}\n\n{stock}\n\nThe {topic} story ends here.", furniture[0], furniture[1], body.join("\n\n"))
+        };
+        for topic in ["harbour", "election", "drought"] {
+            let mut doc = Document::from_text(&format!("{topic}.txt"), &report(topic));
+            run(&stage, &mut history, &mut doc);
+        }
+        let mut doc = Document::from_text("vaccine.txt", &report("vaccine"));
+        run(&stage, &mut history, &mut doc);
+        assert!(doc.text.starts_with("Paragraph 0 about the vaccine"), "{}", doc.text);
+        assert!(doc.text.contains(stock) && doc.text.ends_with("The vaccine story ends here."), "{}", doc.text);
+        assert_eq!(doc.boilerplate_removed.len(), 2);
     }
 
     #[test]
