@@ -223,8 +223,6 @@ impl Committer {
         // Stored documents, indexed for full text after the loop (see index_text).
         let mut indexed = Vec::new();
         let (tx, index) = self.store.transaction_and_index()?;
-        // Keys of an earlier attempt at this batch were never committed.
-        index.rollback();
         for (i, item) in batch.iter_mut().enumerate() {
             match item {
                 Item::Daemon(kind, details) => {

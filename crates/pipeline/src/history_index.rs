@@ -36,8 +36,6 @@ pub struct HistoryIndex {
     stages: Vec<(i64, StageKeys)>,
     /// Filed in the open transaction: (stage, key) -> docs, oldest first.
     pending: HashMap<(i64, u32), Vec<Doc>>,
-    /// The same, in filing order.
-    pending_order: Vec<(i64, u32, Doc)>,
     /// Records set in the open transaction.
     pending_records: Vec<(i64, Doc, Vec<u8>)>,
 }
@@ -193,9 +191,9 @@ impl StageKeys {
         }
     }
 
-    fn insert(&mut self, key: u32, doc: Doc) {
-        self.recent.entry(key).or_default().push(doc);
-        self.recent_len += 1;
+    fn insert(&mut self, key: u32, docs: Vec<Doc>) {
+        self.recent_len += docs.len();
+        self.recent.entry(key).or_default().extend(docs);
         if self.recent_len > MIN_MERGE.max(self.sorted.len() / 8) {
             self.merge();
         }
@@ -334,15 +332,15 @@ impl HistoryIndex {
     pub fn add_pending(&mut self, stage: i64, doc: Doc, keys: &[u32]) {
         for key in keys {
             self.pending.entry((stage, *key)).or_default().push(doc);
-            self.pending_order.push((stage, *key, doc));
         }
     }
 
     /// The open transaction committed: its pairs become permanent.
     pub fn commit(&mut self) {
-        self.pending.clear();
-        for (stage, key, doc) in std::mem::take(&mut self.pending_order) {
-            self.stage_mut(stage).insert(key, doc);
+        // Each key's documents are newer than those it holds already, and
+        // in order among themselves: appending keeps every list oldest first.
+        for ((stage, key), docs) in std::mem::take(&mut self.pending) {
+            self.stage_mut(stage).insert(key, docs);
         }
         for (stage, doc, value) in std::mem::take(&mut self.pending_records) {
             self.stage_mut(stage).records.push(doc, &value);
@@ -352,7 +350,6 @@ impl HistoryIndex {
     /// The open transaction failed: forget its pairs.
     pub fn rollback(&mut self) {
         self.pending.clear();
-        self.pending_order.clear();
         self.pending_records.clear();
     }
 

@@ -260,6 +260,39 @@ fn convert_history_keys(tx: &Tx) -> rusqlite::Result<()> {
     tx.execute_batch("DROP TABLE history_keys;")
 }
 
+/// Starts a write transaction. IMMEDIATE: take the write lock now rather
+/// than fail halfway when a reader holds it.
+fn begin_immediate<'c>(conn: &'c mut Connection, path: &Path) -> Result<Transaction<'c>, StoreError> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
+}
+
+/// Every ordered stage's keys, from `history_doc_keys`, sorted for lookups.
+fn load_keys(conn: &Connection) -> rusqlite::Result<HistoryIndex> {
+    let mut index = HistoryIndex::default();
+    let mut st = conn.prepare("SELECT stage, doc, keys FROM history_doc_keys ORDER BY stage, doc")?;
+    let mut rows = st.query([])?;
+    while let Some(row) = rows.next()? {
+        let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
+        let keys = row.get_ref(2)?.as_blob()?;
+        index.load_keys(stage, doc, keys.chunks_exact(4).map(|k| u32::from_le_bytes([k[0], k[1], k[2], k[3]])));
+    }
+    index.finish_load();
+    Ok(index)
+}
+
+/// Every ordered stage's records, from `history_records`.
+fn load_records(conn: &Connection) -> rusqlite::Result<HistoryIndex> {
+    let mut index = HistoryIndex::default();
+    let mut st = conn.prepare("SELECT stage, doc, value FROM history_records ORDER BY stage, doc")?;
+    let mut rows = st.query([])?;
+    while let Some(row) = rows.next()? {
+        let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
+        index.load_record(stage, doc, row.get_ref(2)?.as_blob()?);
+    }
+    Ok(index)
+}
+
 /// What the store remembers of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileState {
@@ -347,12 +380,11 @@ impl Store {
         rows
     }
 
-    /// Starts a write transaction. IMMEDIATE: take the write lock now rather
-    /// than fail halfway when a reader holds it.
-    /// A write transaction and the key index of ordered stages (built from
-    /// `history_doc_keys` the first time: a sequential read, about a second
-    /// per ten million keys). Call [`HistoryIndex::rollback`] before writing
-    /// and [`HistoryIndex::commit`] after the transaction commits.
+    /// A write transaction and the history index of ordered stages (read
+    /// from `history_doc_keys` and `history_records` the first time). The
+    /// index starts with nothing pending: pairs filed in a transaction that
+    /// never committed are dropped here. Call [`Store::index_committed`]
+    /// after the transaction commits.
     pub fn transaction_and_index(&mut self) -> Result<(Transaction<'_>, &mut HistoryIndex), StoreError> {
         if self.index.is_none() {
             let t0 = std::time::Instant::now();
@@ -364,12 +396,10 @@ impl Store {
             );
             self.index = Some(index);
         }
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Sqlite { path, source })?;
-        Ok((tx, self.index.as_mut().expect("loaded above")))
+        let tx = begin_immediate(&mut self.conn, &self.path)?;
+        let index = self.index.as_mut().expect("loaded above");
+        index.rollback();
+        Ok((tx, index))
     }
 
     /// The transaction of [`Store::transaction_and_index`] committed.
@@ -379,43 +409,20 @@ impl Store {
         }
     }
 
-    /// Reads the history into memory: keys here, records on a second
-    /// (read-only) connection at the same time, which halves start-up on
-    /// two cores.
+    /// Reads the history into memory: keys on this connection, records on a
+    /// second (read-only) one at the same time, which halves start-up on two
+    /// cores.
     fn load_index(&self) -> rusqlite::Result<HistoryIndex> {
-        let records = |conn: &Connection| -> rusqlite::Result<HistoryIndex> {
-            let mut index = HistoryIndex::default();
-            let mut st = conn.prepare("SELECT stage, doc, value FROM history_records ORDER BY stage, doc")?;
-            let mut rows = st.query([])?;
-            while let Some(row) = rows.next()? {
-                let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
-                index.load_record(stage, doc, row.get_ref(2)?.as_blob()?);
-            }
-            Ok(index)
-        };
         let path = self.path.clone();
         let (keys, records) = std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                records(&conn)
-            });
-            let mut index = HistoryIndex::default();
-            let keys = (|| -> rusqlite::Result<HistoryIndex> {
-                let mut st = self.conn.prepare("SELECT stage, doc, keys FROM history_doc_keys ORDER BY stage, doc")?;
-                let mut rows = st.query([])?;
-                while let Some(row) = rows.next()? {
-                    let (stage, doc) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as Doc);
-                    let keys = row.get_ref(2)?.as_blob()?;
-                    index.load_keys(stage, doc, keys.chunks_exact(4).map(|k| u32::from_le_bytes([k[0], k[1], k[2], k[3]])));
-                }
-                index.finish_load();
-                Ok(index)
-            })();
+            let reader = scope
+                .spawn(move || load_records(&Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?));
+            let keys = load_keys(&self.conn);
             // A reader that could not open (a read-only folder without the
             // WAL index, say) is no reason to fail: read on this connection.
             let records = match reader.join() {
                 Ok(Ok(r)) => Ok(r),
-                _ => records(&self.conn),
+                _ => load_records(&self.conn),
             };
             (keys, records)
         });
@@ -424,12 +431,9 @@ impl Store {
         Ok(index)
     }
 
-    /// A write transaction.
+    /// Starts a write transaction.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
-        let path = self.path.clone();
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Sqlite { path, source })
+        begin_immediate(&mut self.conn, &self.path)
     }
 
     /// The last seq the NDJSON writer recorded as written.
@@ -854,7 +858,6 @@ mod tests {
             // Dropped without commit: rolled back.
         }
         let (_tx, index) = store.transaction_and_index().unwrap();
-        index.rollback();
         assert!(index.is_empty());
     }
 

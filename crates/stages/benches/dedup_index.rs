@@ -126,7 +126,6 @@ fn main() {
             let t0 = Instant::now();
             let mut check_time = 0.0;
             let (tx, index) = store.transaction_and_index().unwrap();
-            index.rollback();
             for mut doc in docs {
                 seq += 1;
                 let t1 = Instant::now();

@@ -241,8 +241,16 @@ impl DuplicateDetector {
         put_varint(&mut out, r.root_back);
         put_varint(&mut out, r.shingles);
         out.extend_from_slice(&r.exact.to_le_bytes());
+        out.extend(self.pack(&r.sig));
+        out
+    }
+
+    /// Signature slots of `bits` bits each, packed little-endian: the
+    /// stored form, which [`Self::agreeing`] compares as it is.
+    fn pack(&self, sig: &[u16]) -> Vec<u8> {
+        let mut out = Vec::with_capacity((sig.len() * self.config.bits as usize).div_ceil(8));
         let (mut acc, mut n) = (0u32, 0u32);
-        for &v in &r.sig {
+        for &v in sig {
             acc |= (v as u32) << n;
             n += self.config.bits;
             while n >= 8 {
@@ -313,8 +321,7 @@ impl DuplicateDetector {
         let record =
             Record { root_back: 0, shingles: size as u64, exact, sig: full_sig.iter().map(|&v| v as u16 & mask).collect() };
         let keys = self.band_keys(&full_sig);
-        let mine = self.encode(&record);
-        let my_sig = self.decode_packed(&mine).map(|r| r.3).unwrap_or_default();
+        let my_sig = self.pack(&record.sig);
         let mut seen = BTreeSet::new();
         for &key in &keys {
             seen.extend(history.lookup(key, self.config.candidates_per_key)?);
@@ -338,7 +345,7 @@ impl DuplicateDetector {
             if !self.comparable(record.shingles) || !self.comparable(other_shingles) {
                 continue;
             }
-            let sim = self.estimate(self.agreeing(my_sig, other_sig), self.config.permutations);
+            let sim = self.estimate(self.agreeing(&my_sig, other_sig), self.config.permutations);
             if sim >= self.config.threshold {
                 if best.as_ref().is_none_or(|b| !b.0 && sim > b.1) {
                     best = Some((false, sim, cand, other_root_back));
@@ -434,7 +441,7 @@ impl OrderedStage for DuplicateDetector {
     }
 
     fn process(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), StageError> {
-        self.check(doc, history).map_err(|source| StageError::History { stage: "dedup".into(), source })
+        self.check(doc, history).map_err(|source| StageError::History { stage: self.name().into(), source })
     }
 }
 

@@ -235,7 +235,7 @@ impl OrderedStage for RecurringBlockStripper {
     }
 
     fn process(&self, doc: &mut Document, history: &mut dyn History) -> Result<(), StageError> {
-        self.strip(doc, history).map_err(|source| StageError::History { stage: "recurring_blocks".into(), source })
+        self.strip(doc, history).map_err(|source| StageError::History { stage: self.name().into(), source })
     }
 }
 
