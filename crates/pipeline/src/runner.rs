@@ -153,7 +153,18 @@ impl Engine {
             .map_err(|e| EngineError::Task(e.to_string()))?;
         let ctx = Arc::new(Context { stages: self.stages.clone(), root, max_bytes: self.config.watch.max_file_bytes });
         let workers = self.config.runner.effective_workers();
-        let dispatcher = tokio::spawn(dispatch(queue, ctx, lookup, in_flight, jobs_tx, progress, workers, stop));
+        let (work_tx, work_rx) = std_mpsc::channel::<Work>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let handle = tokio::runtime::Handle::current();
+        for i in 0..workers {
+            let (ctx, jobs, work, handle) = (ctx.clone(), jobs_tx.clone(), work_rx.clone(), handle.clone());
+            std::thread::Builder::new()
+                .name(format!("gleaner-worker-{i}"))
+                .spawn(move || work_loop(&work, &ctx, &jobs, &handle))
+                .map_err(|e| EngineError::Task(format!("cannot start worker thread: {e}")))?;
+        }
+        drop(jobs_tx);
+        let dispatcher = tokio::spawn(dispatch(queue, lookup, in_flight, work_tx, progress, workers, stop));
         Ok(Running { dispatcher, committer })
     }
 }
@@ -176,21 +187,27 @@ impl Running {
     }
 }
 
+/// One document for a worker thread. The permit bounds the documents in
+/// flight; the worker drops it once the committer has the result.
+struct Work {
+    n: u64,
+    path: PathBuf,
+    known_sha: Option<String>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// Takes paths off the queue, skips those unchanged or in flight, numbers the
-/// rest in arrival order and processes up to `workers` at once.
-#[allow(clippy::too_many_arguments)]
+/// rest in arrival order and hands them to the `workers` worker threads.
 async fn dispatch(
     mut queue: mpsc::Receiver<PathBuf>,
-    ctx: Arc<Context>,
     lookup: Store,
     in_flight: Arc<Mutex<HashSet<PathBuf>>>,
-    jobs: std_mpsc::Sender<Job>,
+    work: std_mpsc::Sender<Work>,
     progress: Option<std_mpsc::Sender<Committed>>,
     workers: usize,
     stop: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(workers));
-    let mut tasks = tokio::task::JoinSet::new();
     let mut n = 0u64;
     while let Some(path) = queue.recv().await {
         if *stop.borrow() {
@@ -219,26 +236,44 @@ async fn dispatch(
             }
         };
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let (ctx, jobs, this) = (ctx.clone(), jobs.clone(), n);
+        if work.send(Work { n, path, known_sha, permit }).is_err() {
+            tracing::error!("all worker threads have stopped; no more files can be processed");
+            break;
+        }
         n += 1;
-        let handle = tokio::runtime::Handle::current();
-        tasks.spawn(async move {
-            let p = path.clone();
-            // The whole per-document chain runs on a blocking thread: decoding
-            // and the stages are CPU work that must stay off the reactor.
-            let outcome = tokio::task::spawn_blocking(move || process_file(&p, known_sha.as_deref(), &ctx, &handle))
-                .await
-                .unwrap_or_else(|e| Outcome::Failed {
-                    source: None,
-                    stamp: None,
-                    failure: Failure { reason: "stage_error", message: format!("{}: a stage panicked: {e}", path.display()) },
-                });
-            let _ = jobs.send(Job { n: this, path, outcome });
-            drop(permit);
-        });
-        while tasks.try_join_next().is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
+    // Dropping `work` lets the workers finish what they hold and stop.
+}
+
+/// A worker thread: runs documents until the dispatcher is gone.
+///
+/// The workers are a fixed set of threads, not tokio's blocking pool: that
+/// pool starts a new thread whenever none is idle at the moment a document
+/// arrives, and every new thread warmed its own regex and tagger caches
+/// again (the lazy DFAs' state building was 7% of all CPU in `ingest`).
+fn work_loop(work: &Mutex<std_mpsc::Receiver<Work>>, ctx: &Context, jobs: &std_mpsc::Sender<Job>, handle: &tokio::runtime::Handle) {
+    loop {
+        // The lock is held only while waiting for the next document.
+        let next = work.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(Work { n, path, known_sha, permit }) = next else { return };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            process_file(&path, known_sha.as_deref(), ctx, handle)
+        }))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Outcome::Failed {
+                source: None,
+                stamp: None,
+                failure: Failure { reason: "stage_error", message: format!("{}: a stage panicked: {what}", path.display()) },
+            }
+        });
+        let _ = jobs.send(Job { n, path, outcome });
+        drop(permit);
+    }
 }
 
 /// Reads, decodes and runs the parallel stages on one file.

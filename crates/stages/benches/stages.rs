@@ -1,6 +1,9 @@
 //! Per-stage throughput on the sample reports (repository fixtures):
 //! `cargo bench -p gleaner-stages`. Reports time per document; MB/s is
 //! computed from the input size criterion prints as throughput.
+//!
+//! `GLEANER_BENCH_DOCS=DIR` benches on the `.txt` files of DIR instead
+//! (e.g. the dev set's pages: more sites, more varied boilerplate).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gleaner_pipeline::{Document, MemoryHistory, OrderedStage, Stage};
@@ -8,10 +11,14 @@ use gleaner_stages::{clean, dates, dedup, entities, language};
 use std::path::Path;
 
 fn samples() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/samples");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
-        .unwrap()
+    let dir = match std::env::var_os("GLEANER_BENCH_DOCS") {
+        Some(d) => d.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/samples"),
+    };
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
         .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
         .collect();
     out.sort();
@@ -32,7 +39,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
 
-    let mut g = c.benchmark_group("stages (5 samples)");
+    let mut g = c.benchmark_group(format!("stages ({} documents)", docs.len()));
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("clean", |b| {
         b.iter(|| {
