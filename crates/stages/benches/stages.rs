@@ -52,7 +52,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("language", |b| {
         b.iter(|| {
             for d in &cleaned {
-                std::hint::black_box(lang.detect(&d.text));
+                let mut d = d.clone();
+                rt.block_on(lang.process(&mut d)).unwrap();
             }
         })
     });

@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 const BUILTIN_LEXICON: &str = include_str!("../../../config/lexicons/boilerplate.toml");
-const BUILTIN_STOPWORDS: &str = include_str!("../../../config/lexicons/stopwords.toml");
 
 /// Options of the `clean` stage.
 #[derive(Debug, Clone, Deserialize)]
@@ -261,7 +260,7 @@ impl BoilerplateStripper {
             .into_iter()
             .map(|(max_words, (p, pattern_rule))| Ok(RuleSet { max_words, set: build(&p)?, pattern_rule }))
             .collect::<Result<Vec<_>, String>>()?;
-        let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), BUILTIN_STOPWORDS, "stopwords")?;
+        let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
         Ok(BoilerplateStripper { config, sets, rules, appeal, stopwords })

@@ -15,7 +15,7 @@ use gleaner_pipeline::document::{BlockLanguage, Language as LanguageSlot};
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
 use lingua::{IsoCode639_1, IsoCode639_3, Language as L, LanguageDetectorBuilder};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +41,11 @@ pub struct LanguageConfig {
     pub whatlang_min_confidence: f64,
     /// Below this confidence the runner-up languages are reported too.
     pub alternatives_below: f64,
+    /// Function words per language (TOML, code = "words ..."); default: the
+    /// built-in `config/lexicons/stopwords.toml`. A paragraph dense in the
+    /// document language's function words is that language without asking
+    /// a detector.
+    pub stopwords: Option<std::path::PathBuf>,
 }
 
 impl Default for LanguageConfig {
@@ -52,6 +57,7 @@ impl Default for LanguageConfig {
             max_chars: 600,
             whatlang_min_confidence: 0.9,
             alternatives_below: 0.9,
+            stopwords: None,
         }
     }
 }
@@ -84,6 +90,8 @@ pub struct LanguageDetector {
     /// lingua detectors per candidate set. They share lingua's model cache,
     /// so a new set costs no new models.
     detectors: Mutex<HashMap<Vec<L>, Arc<lingua::LanguageDetector>>>,
+    /// Function words per ISO 639-1 code.
+    stopwords: HashMap<String, HashSet<String>>,
 }
 
 impl LanguageDetector {
@@ -104,7 +112,13 @@ impl LanguageDetector {
         if languages.len() == 1 {
             return Err("`languages` needs at least two languages to choose from (or none for all)".into());
         }
-        Ok(LanguageDetector { config, languages, detectors: Mutex::new(HashMap::new()) })
+        let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
+        let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
+        let stopwords = lists
+            .into_iter()
+            .map(|(code, words)| (code.to_lowercase(), words.split_whitespace().map(str::to_lowercase).collect()))
+            .collect();
+        Ok(LanguageDetector { config, languages, detectors: Mutex::new(HashMap::new()), stopwords })
     }
 
     fn allowed(&self, l: L) -> bool {
@@ -191,8 +205,14 @@ impl LanguageDetector {
     /// Cost: whatlang on every paragraph was a quarter of the pipeline's CPU
     /// (perf), so at most `MAX_BLOCKS` paragraphs are judged: the first two,
     /// the last two and two in between (where foreign footers and headers
-    /// sit), each on its first `SAMPLE_CHARS` characters.
-    pub fn blocks(&self, text: &str) -> (Vec<BlockLanguage>, bool) {
+    /// sit), each on its first `SAMPLE_CHARS` characters. A paragraph whose
+    /// words are at least `OWN_STOPWORDS` function words of the document
+    /// language (`doc_code`) is taken as that language without whatlang,
+    /// whose fixed cost (300 trigrams per candidate language) is large on a
+    /// short sample; foreign footers have next to none of them.
+    pub fn blocks(&self, text: &str, doc_code: &str) -> (Vec<BlockLanguage>, bool) {
+        const OWN_STOPWORDS: f64 = 0.3;
+        const MIN_WORDS: usize = 10;
         const MIN_CHARS: usize = 80;
         const MIXED_SHARE: f64 = 0.15;
         const MAX_BLOCKS: usize = 6;
@@ -220,6 +240,13 @@ impl LanguageDetector {
                 Some((cut, _)) => &para[..cut],
                 None => para,
             };
+            if let Some(own) = self.stopwords.get(doc_code) {
+                let (words, hits) = stopword_count(sample, own);
+                if words >= MIN_WORDS && hits as f64 >= OWN_STOPWORDS * words as f64 {
+                    blocks.push(BlockLanguage { start, end: start + para.len(), code: doc_code.to_string() });
+                    continue;
+                }
+            }
             let Some(info) = whatlang::detect(sample).filter(|i| i.is_reliable()) else { continue };
             let Some(lang) = from_whatlang(info.lang()) else { continue };
             blocks.push(BlockLanguage { start, end: start + para.len(), code: code(lang) });
@@ -589,6 +616,23 @@ fn code(l: L) -> String {
     }
 }
 
+/// Words of `text` and how many of them are in `stopwords`.
+fn stopword_count(text: &str, stopwords: &HashSet<String>) -> (usize, usize) {
+    let mut words = 0;
+    let mut hits = 0;
+    let mut lower = String::new();
+    for w in text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
+        if w.is_empty() || !w.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        words += 1;
+        lower.clear();
+        lower.extend(w.chars().flat_map(char::to_lowercase));
+        hits += stopwords.contains(lower.as_str()) as usize;
+    }
+    (words, hits)
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -603,7 +647,7 @@ impl Stage for LanguageDetector {
         let text = if doc.text.trim().is_empty() { doc.raw.as_str() } else { doc.text.as_str() };
         match self.detect(text) {
             Some(mut l) => {
-                (l.blocks, l.mixed) = self.blocks(&doc.text);
+                (l.blocks, l.mixed) = self.blocks(&doc.text, &l.code);
                 doc.language = Some(l)
             }
             None => doc.warn("language", "the language could not be determined (too little text)"),
@@ -652,12 +696,27 @@ mod tests {
         let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
         let en = "The government said on Tuesday that it would not change its plans for the coming year despite the protests.";
         let hr = "Vlada je u utorak saopćila da neće mijenjati svoje planove za iduću godinu unatoč prosvjedima građana.";
-        let (blocks, mixed) = d.blocks(&format!("{en}\n\n{en}\n\n{hr}"));
+        let (blocks, mixed) = d.blocks(&format!("{en}\n\n{en}\n\n{hr}"), "en");
         assert!(mixed, "{blocks:?}");
         assert_eq!(blocks.len(), 3);
         assert_eq!(blocks[0].code, "en");
-        let (_, mixed) = d.blocks(&format!("{en}\n\n{en}"));
+        assert_eq!(blocks[2].code, "hr");
+        let (_, mixed) = d.blocks(&format!("{en}\n\n{en}"), "en");
         assert!(!mixed);
+        // The function-word shortcut answers only for the document's own
+        // language: the same Croatian paragraph in a Croatian report is hr,
+        // and the English one there is still found to be English.
+        let (blocks, mixed) = d.blocks(&format!("{hr}\n\n{hr}\n\n{en}"), "hr");
+        assert!(mixed, "{blocks:?}");
+        assert_eq!(blocks.iter().map(|b| b.code.as_str()).collect::<Vec<_>>(), ["hr", "hr", "en"]);
+    }
+
+    #[test]
+    fn function_words_are_counted_case_blind() {
+        let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
+        let (words, hits) = stopword_count("The cat AND the dog's bowl, 42 times", &d.stopwords["en"]);
+        assert_eq!(words, 7);
+        assert_eq!(hits, 3);
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub fn builtin_registry() -> Registry {
     r
 }
 
+/// Function words per language (`config/lexicons/stopwords.toml`), used by
+/// `clean` and `language`.
+pub(crate) const BUILTIN_STOPWORDS: &str = include_str!("../../../config/lexicons/stopwords.toml");
+
 /// The text of a user's file when the config names one, else the built-in
 /// copy embedded from `config/`. `what` names the file in the error.
 pub(crate) fn file_or_builtin(path: Option<&std::path::Path>, builtin: &str, what: &str) -> Result<String, String> {
