@@ -246,7 +246,7 @@ impl Committer {
                             } else {
                                 Committed::Processed(path.clone())
                             };
-                            (event::document_event(doc, seq, &at).to_string(), kind, result)
+                            (event::document_event(doc, seq, &at), kind, result)
                         }
                         Err(e) => {
                             let message =

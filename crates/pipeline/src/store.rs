@@ -544,24 +544,29 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
         serde_json::to_string(&doc.boilerplate_removed).unwrap_or_else(|_| "[]".into()),
         (!doc.extra.is_empty()).then(|| serde_json::to_string(&doc.extra).unwrap_or_default()),
     ])?;
-    // One upsert per distinct entity and spelling, then one row per mention.
-    let mut ids: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();
-    let mut spellings: std::collections::HashMap<(i64, &str), i64> = std::collections::HashMap::new();
+    // One upsert per distinct entity (adding its mention count) and per
+    // spelling, then one row per mention.
+    let mut counts: Vec<((&str, &str), i64)> = Vec::new();
     for m in &doc.entities {
         let key = (m.canonical.as_str(), m.kind.as_str());
-        let entity = match ids.get(&key) {
-            Some(id) => *id,
-            None => {
-                let id: i64 = tx
-                    .prepare_cached(
-                        "INSERT INTO entities (canonical, type, mentions) VALUES (?1, ?2, 0)
-                         ON CONFLICT(canonical, type) DO UPDATE SET mentions = mentions RETURNING id",
-                    )?
-                    .query_row(params![m.canonical, m.kind], |r| r.get(0))?;
-                ids.insert(key, id);
-                id
-            }
-        };
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    let mut ids: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::with_capacity(counts.len());
+    for ((canonical, kind), n) in counts {
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO entities (canonical, type, mentions) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(canonical, type) DO UPDATE SET mentions = mentions + excluded.mentions RETURNING id",
+            )?
+            .query_row(params![canonical, kind, n], |r| r.get(0))?;
+        ids.insert((canonical, kind), id);
+    }
+    let mut spellings: std::collections::HashMap<(i64, &str), i64> = std::collections::HashMap::new();
+    for m in &doc.entities {
+        let entity = ids[&(m.canonical.as_str(), m.kind.as_str())];
         *spellings.entry((entity, m.text.as_str())).or_default() += 1;
         tx.prepare_cached("INSERT INTO mentions (doc_id, entity, text, field, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
             .execute(params![doc.doc_id, entity, m.text, m.field, m.start as i64, m.end as i64])?;
@@ -572,7 +577,6 @@ pub fn insert_document(tx: &Tx, doc: &Document, seq: i64, at: &str, store_raw: b
              ON CONFLICT(entity, alias) DO UPDATE SET count = count + excluded.count",
         )?
         .execute(params![entity, alias, n])?;
-        tx.prepare_cached("UPDATE entities SET mentions = mentions + ?2 WHERE id = ?1")?.execute(params![entity, n])?;
     }
     if let Some(dates) = &doc.dates {
         for d in &dates.mentions {
