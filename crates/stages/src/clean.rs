@@ -359,8 +359,26 @@ impl BoilerplateStripper {
         }
         let (region_start, region_end) = main_region(&blocks[..cut_from], title_repeat, |seg| self.is_promo(seg));
         let first_good = first_good.map(|_| region_start);
-        let last_good = (region_end > region_start).then(|| region_end - 1);
-
+        let mut last_good = (region_end > region_start).then(|| region_end - 1);
+        // Up to two whole sentences right after the last body block,
+        // followed by a block the lexicon marks (a tag list, a terminal
+        // marker, a bio), are the article's closing lines: a short quote is
+        // the classic last paragraph and too short for the density test.
+        if let Some(lg) = last_good {
+            let run = blocks[lg + 1..cut_from]
+                .iter()
+                .take_while(|b| {
+                    // "..." ends a teaser cut short, not an article.
+                    let truncated = b.stripped.ends_with("...") || b.stripped.ends_with('…');
+                    b.reason.is_none() && b.words >= 5 && is_sentence(b.stripped) && !truncated
+                })
+                .count();
+            let next = lg + 1 + run;
+            let marked_after = next == cut_from && cut_from < blocks.len() || blocks.get(next).is_some_and(|b| b.reason.is_some());
+            if (1..=2).contains(&run) && marked_after {
+                last_good = Some(lg + run);
+            }
+        }
         let mut kept = Vec::new();
         let mut kept_texts: HashSet<&str> = HashSet::new();
         for (i, b) in blocks.iter().enumerate() {
@@ -976,6 +994,22 @@ mod tests {
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
         let r = reasons(&removed);
         assert!(r.contains(&"paywall") && r.contains(&"share") && r.contains(&"comments"), "{r:?}");
+    }
+
+    #[test]
+    fn a_closing_quote_before_the_tag_list_stays_and_a_bio_goes() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n{BODY2}\n\n“I haven’t talked to the trainers at all,” Boudreau said.\n\nTags:\n\nHockey\n\nJane Doe\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.ends_with("Boudreau said."), "{text}\n{removed:?}");
+        // A teaser cut short is not a closing line; a bio is a byline.
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nReferee makes a controversial claim about the judges...\n\nJane Doe is a politics reporter for Example News Digital.\n\nTags:\n\nHockey\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
+        assert!(removed.iter().any(|r| r.reason == "byline" && r.text.starts_with("Jane Doe is")), "{removed:?}");
     }
 
     #[test]
