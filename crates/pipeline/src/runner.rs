@@ -304,3 +304,50 @@ fn process_file(path: &Path, known_sha: Option<&str>, ctx: &Context, handle: &to
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::{Stage, StageError};
+
+    /// Panics on a document that asks for it.
+    struct PanicsOnRequest;
+
+    #[async_trait::async_trait]
+    impl Stage for PanicsOnRequest {
+        fn name(&self) -> &str {
+            "panics_on_request"
+        }
+        async fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+            if doc.raw.contains("PANIC") {
+                panic!("asked to");
+            }
+            doc.text = doc.raw.clone();
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_stage_fails_its_document_and_the_workers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (i, text) in ["first report", "PANIC here", "third report", "fourth report"].iter().enumerate() {
+            let p = dir.path().join(format!("{i}.txt"));
+            std::fs::write(&p, text).unwrap();
+            files.push(p);
+        }
+        let toml = format!("[data]\ndir = {:?}\n[runner]\nworkers = 2\n", dir.path().join("data"));
+        let config = Config::parse(&toml, "test").unwrap();
+        let stages = Stages { parallel: vec![Arc::new(PanicsOnRequest)], ordered: Vec::new() };
+        let (tx, rx) = std_mpsc::channel();
+        let summary = Engine::new(config, stages).run_ingest(files, tx).await.unwrap();
+        assert_eq!((summary.processed, summary.failed), (3, 1));
+        let failed: Vec<_> = rx.try_iter().filter(|c| matches!(c, Committed::Failed(..))).collect();
+        assert!(
+            matches!(&failed[..], [Committed::Failed(p, reason)] if p.ends_with("1.txt") && reason == "stage_error"),
+            "{failed:?}"
+        );
+        let events = std::fs::read_to_string(dir.path().join("data").join("events.ndjson")).unwrap();
+        assert!(events.contains("a stage panicked: asked to"), "{events}");
+    }
+}
