@@ -118,16 +118,30 @@ impl ExternalProgram {
     }
 
     async fn ask(&self, running: &mut Running, line: &str) -> Result<String, StageError> {
-        running.stdin.write_all(line.as_bytes()).await.map_err(|e| self.fail(format!("write to the program: {e}")))?;
-        running.stdin.write_all(b"\n").await.map_err(|e| self.fail(format!("write to the program: {e}")))?;
-        running.stdin.flush().await.map_err(|e| self.fail(format!("write to the program: {e}")))?;
+        let written = async {
+            running.stdin.write_all(line.as_bytes()).await?;
+            running.stdin.write_all(b"\n").await?;
+            running.stdin.flush().await
+        }
+        .await;
+        match written {
+            Ok(()) => {}
+            // A program that has exited may be caught here or at the read
+            // below, whichever comes first: one message for both.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Err(self.closed(running, "input")),
+            Err(e) => return Err(self.fail(format!("write to the program: {e}"))),
+        }
         let mut answer = String::new();
         let n = running.stdout.read_line(&mut answer).await.map_err(|e| self.fail(format!("read from the program: {e}")))?;
         if n == 0 {
-            let status = running.child.try_wait().ok().flatten();
-            return Err(self.fail(format!("the program closed its output (exit status {status:?})")));
+            return Err(self.closed(running, "output"));
         }
         Ok(answer)
+    }
+
+    fn closed(&self, running: &mut Running, pipe: &str) -> StageError {
+        let status = running.child.try_wait().ok().flatten();
+        self.fail(format!("the program closed its {pipe} (exit status {status:?}); it is restarted for the next document"))
     }
 }
 
@@ -234,7 +248,8 @@ mod tests {
         assert!(err.contains("timeout_ms"), "{err}");
         let s = stage("exit 0", 2000);
         let err = s.process(&mut doc).await.unwrap_err().to_string();
-        assert!(err.contains("closed its output"), "{err}");
+        // The program is gone before or after the request is written.
+        assert!(err.contains("the program closed its"), "{err}");
     }
 
     #[test]
