@@ -490,23 +490,7 @@ impl BoilerplateStripper {
     }
 
     fn stopword_density(&self, text: &str) -> (usize, f64) {
-        let mut words = 0usize;
-        let mut stop = 0usize;
-        for w in text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
-            if w.is_empty() || !w.chars().any(char::is_alphabetic) {
-                continue;
-            }
-            words += 1;
-            // Most words need no lowercasing: skip the allocation for them.
-            let hit = if w.chars().any(char::is_uppercase) {
-                self.stopwords.contains(&w.to_lowercase())
-            } else {
-                self.stopwords.contains(w)
-            };
-            if hit {
-                stop += 1;
-            }
-        }
+        let (words, stop) = crate::count_stopwords(text, |w| self.stopwords.contains(w));
         (words, if words == 0 { 0.0 } else { stop as f64 / words as f64 })
     }
 

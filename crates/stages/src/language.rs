@@ -241,7 +241,7 @@ impl LanguageDetector {
                 None => para,
             };
             if let Some(own) = self.stopwords.get(doc_code) {
-                let (words, hits) = stopword_count(sample, own);
+                let (words, hits) = crate::count_stopwords(sample, |w| own.contains(w));
                 if words >= MIN_WORDS && hits as f64 >= OWN_STOPWORDS * words as f64 {
                     blocks.push(BlockLanguage { start, end: start + para.len(), code: doc_code.to_string() });
                     continue;
@@ -616,23 +616,6 @@ fn code(l: L) -> String {
     }
 }
 
-/// Words of `text` and how many of them are in `stopwords`.
-fn stopword_count(text: &str, stopwords: &HashSet<String>) -> (usize, usize) {
-    let mut words = 0;
-    let mut hits = 0;
-    let mut lower = String::new();
-    for w in text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
-        if w.is_empty() || !w.chars().any(char::is_alphabetic) {
-            continue;
-        }
-        words += 1;
-        lower.clear();
-        lower.extend(w.chars().flat_map(char::to_lowercase));
-        hits += stopwords.contains(lower.as_str()) as usize;
-    }
-    (words, hits)
-}
-
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -714,7 +697,7 @@ mod tests {
     #[test]
     fn function_words_are_counted_case_blind() {
         let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
-        let (words, hits) = stopword_count("The cat AND the dog's bowl, 42 times", &d.stopwords["en"]);
+        let (words, hits) = crate::count_stopwords("The cat AND the dog's bowl, 42 times", |w| d.stopwords["en"].contains(w));
         assert_eq!(words, 7);
         assert_eq!(hits, 3);
     }

@@ -46,6 +46,25 @@ pub fn builtin_registry() -> Registry {
 /// `clean` and `language`.
 pub(crate) const BUILTIN_STOPWORDS: &str = include_str!("../../../config/lexicons/stopwords.toml");
 
+/// Words of `text` (letters, digits and apostrophes, with at least one
+/// letter) and how many of them `is_stopword` accepts, lowercased. Both the
+/// `clean` stage's density and the `language` stage's paragraph shortcut
+/// count this way.
+pub(crate) fn count_stopwords(text: &str, is_stopword: impl Fn(&str) -> bool) -> (usize, usize) {
+    let mut words = 0usize;
+    let mut stop = 0usize;
+    for w in text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
+        if w.is_empty() || !w.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        words += 1;
+        // Most words need no lowercasing: skip the allocation for them.
+        let hit = if w.chars().any(char::is_uppercase) { is_stopword(&w.to_lowercase()) } else { is_stopword(w) };
+        stop += usize::from(hit);
+    }
+    (words, stop)
+}
+
 /// The text of a user's file when the config names one, else the built-in
 /// copy embedded from `config/`. `what` names the file in the error.
 pub(crate) fn file_or_builtin(path: Option<&std::path::Path>, builtin: &str, what: &str) -> Result<String, String> {
