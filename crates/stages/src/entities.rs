@@ -11,7 +11,7 @@
 //! A surname alone resolves to the full name seen earlier in the same report,
 //! never to a person of another report.
 
-use crate::ner_model::{label_type, tokenize, Model};
+use crate::ner_model::{label_type, tokenize, Clusters, Model};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use gleaner_pipeline::document::EntityMention;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
@@ -33,6 +33,9 @@ pub struct EntitiesConfig {
     pub extra_gazetteers: Vec<PathBuf>,
     /// Tagger model file (built by `train-ner`); unset = built-in `config/models/ner.bin`.
     pub model: Option<PathBuf>,
+    /// Word clusters the model was trained with (`bits<TAB>word` lines);
+    /// unset = built-in `config/models/brown-clusters.txt`.
+    pub clusters: Option<PathBuf>,
 }
 
 /// One gazetteer entry.
@@ -184,13 +187,20 @@ impl EntityTagger {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .map_err(|e| format!("gazetteer: {e}"))?;
+        let clusters = match &config.clusters {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read clusters {}: {e}", p.display()))?;
+                Arc::new(Clusters::parse(&text).map_err(|e| format!("clusters {}: {e}", p.display()))?)
+            }
+            None => Clusters::builtin(),
+        };
         let model = match &config.model {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?;
-                Model::read(std::io::BufReader::new(f))
+                Model::read(std::io::BufReader::new(f), clusters)
                     .map_err(|e| format!("model {}: {e}; rebuild it with train-ner", p.display()))?
             }
-            None => Model::read(BUILTIN_MODEL).map_err(|e| format!("built-in model: {e}"))?,
+            None => Model::read(BUILTIN_MODEL, clusters).map_err(|e| format!("built-in model: {e}"))?,
         };
         Ok(EntityTagger { matcher, pattern_entry, entries, model })
     }
