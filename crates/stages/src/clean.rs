@@ -304,11 +304,21 @@ impl BoilerplateStripper {
         }
         if looks_clean(&blocks) {
             // Wire copy or an already-cleaned export: nothing to cut but the
-            // title, and jusText's "page edges are furniture" would only cut
-            // datelines, score lines and short closing paragraphs.
-            let text = blocks.iter().map(|b| b.text).collect::<Vec<_>>().join("\n\n");
+            // title and its metadata lines (bylines, a date on its own), and
+            // jusText's "page edges are furniture" would only cut datelines,
+            // score lines and short closing paragraphs.
+            let mut kept = Vec::with_capacity(blocks.len());
+            for b in &blocks {
+                if let Some(r) = b.reason {
+                    removed.push(RemovedBlock { line: b.line, reason: r.to_string(), text: b.text.to_string() });
+                    if !self.config.mark_only {
+                        continue;
+                    }
+                }
+                kept.push(b.text);
+            }
             removed.sort_by_key(|r| r.line);
-            return (title, text, removed);
+            return (title, kept.join("\n\n"), removed);
         }
         shouted_lines_are_furniture(&mut blocks);
         let doc_density = self.document_density(&blocks);
@@ -622,7 +632,9 @@ fn main_region(blocks: &[Block], anchor: Option<usize>, is_promo: impl Fn(&[Bloc
 /// furniture.
 fn looks_clean(blocks: &[Block]) -> bool {
     const MAX_MENU_SHARE: f64 = 0.15;
-    if blocks.is_empty() || blocks.iter().any(|b| b.reason.is_some()) {
+    // Metadata lines (a byline, a date on its own line) do not make a page
+    // furniture-laden; any other lexicon hit does.
+    if blocks.is_empty() || blocks.iter().any(|b| b.reason.is_some_and(|r| r != "byline")) {
         return false;
     }
     let menu_like = blocks
@@ -671,9 +683,11 @@ fn shouted_lines_are_furniture(blocks: &mut [Block]) {
 fn mark_headline_lists(blocks: &mut [Block]) {
     const MIN_RUN: usize = 3;
     const MAX_WORDS: usize = 14;
+    // A line the lexicon already marked (a byline, a share button) still
+    // belongs to the run it sits in; it keeps its own reason.
     let headline = |b: &Block| {
         let t = b.stripped;
-        b.reason.is_none()
+        (b.reason.is_none() || b.shape.tokens <= MAX_WORDS)
             && matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
             && b.shape.tokens <= MAX_WORDS
             && !t.trim_end_matches(['"', '”', '’', ')']).ends_with(['.', '!', '?', ':', ';', ','])
@@ -687,7 +701,7 @@ fn mark_headline_lists(blocks: &mut [Block]) {
         if j - i >= MIN_RUN {
             for b in &mut blocks[i..j] {
                 b.class = Class::Bad;
-                b.reason = Some("navigation");
+                b.reason = b.reason.or(Some("navigation"));
             }
         }
         i = j.max(i + 1);
@@ -1074,6 +1088,32 @@ mod tests {
         let (_, text, removed) = stripper().clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} Again."), "{removed:?}");
         assert_eq!(reasons(&removed).iter().filter(|r| **r == "caption").count(), 2);
+    }
+
+    #[test]
+    fn agency_credits_date_lines_offers_and_copy_link_buttons_are_cut() {
+        let raw = format!(
+            "Title of the report here\n\n21 May 2025 - 14:19\n\n{BODY1}\n\nEl ministro saluda a su homólogo tras la foto de familia.  EFE/ J.J. Guillén\n\n{BODY2}\n\nMads Claus Rasmussen/Ritzau Scanpix\n\n{BODY1} The minister told Reuters.\n\nLees nu voor € 4/week ›\n\nDen Link zum Einbetten des Videos kopieren      Link kopiert!\n"
+        );
+        let (title, text, removed) = stripper().clean(&raw);
+        assert_eq!(title.as_deref(), Some("Title of the report here"));
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} The minister told Reuters."), "{removed:?}");
+        let reason_of = |start: &str| removed.iter().find(|r| r.text.starts_with(start)).map(|r| r.reason.as_str());
+        assert_eq!(reason_of("21 May 2025"), Some("byline"));
+        assert_eq!(reason_of("El ministro"), Some("caption"));
+        assert_eq!(reason_of("Mads Claus"), Some("caption"));
+        assert_eq!(reason_of("Lees nu"), Some("paywall"));
+        assert_eq!(reason_of("Den Link"), Some("share"));
+    }
+
+    #[test]
+    fn date_only_lines_of_wire_copy_go_and_the_rest_stays() {
+        // Wire copy has no furniture: only the date line is cut, and the
+        // dateline place above it stays.
+        let raw = format!("Title of the report here\n\nFARMINGTON HILLS, Mich.\n\n1996-08-30\n\n{BODY1}\n\n{BODY2}\n");
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("FARMINGTON HILLS, Mich.\n\n{BODY1}\n\n{BODY2}"), "{removed:?}");
+        assert_eq!(reasons(&removed), vec!["byline"]);
     }
 
     #[test]
