@@ -846,7 +846,7 @@ fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
     const MAX_GAP: usize = 3;
     const MIN_ROWS: usize = 2;
     const MAX_ROW_WORDS: usize = 20;
-    let is_row = |b: &Block| b.words <= MAX_ROW_WORDS && is_table_row(b.stripped);
+    let is_row = |b: &Block| b.words <= MAX_ROW_WORDS && (is_table_row(b.stripped) || is_key_value(b.stripped));
     let mut i = 0;
     while i < blocks.len() {
         let b = &blocks[i];
@@ -878,6 +878,15 @@ fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
             i += 1;
         }
     }
+}
+
+/// A list item of the form "Label: value" ("Path A: Iceland, Norway",
+/// "England (Group A): 10th appearance"), the label a few words long.
+fn is_key_value(t: &str) -> bool {
+    const MAX_LABEL_WORDS: usize = 5;
+    t.split_once(": ").is_some_and(|(label, value)| {
+        !label.is_empty() && !value.trim().is_empty() && label.split_whitespace().count() <= MAX_LABEL_WORDS
+    })
 }
 
 /// A row of a results table, standings or a fixture list: figures, or two
@@ -1114,6 +1123,18 @@ mod tests {
         let (_, text, removed) = stripper().clean(&raw);
         assert_eq!(text, format!("FARMINGTON HILLS, Mich.\n\n{BODY1}\n\n{BODY2}"), "{removed:?}");
         assert_eq!(reasons(&removed), vec!["byline"]);
+    }
+
+    #[test]
+    fn a_label_value_list_a_sentence_introduces_is_kept() {
+        let raw = format!(
+            "Title of the report here\n\nMenu\n\n{BODY1}\n\nEach group below will play for a spot at the tournament, one berth per path:\n\nPath A: Iceland, Bulgaria\n\nPath B: Bosnia and Herzegovina, Slovakia\n\nPath C: Scotland, Norway, Serbia\n\n{BODY2}\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        for row in ["one berth per path:", "Path A: Iceland, Bulgaria", "Path C: Scotland, Norway, Serbia"] {
+            assert!(text.contains(row), "{row} lost: {removed:?}");
+        }
+        assert!(!text.contains("Menu"));
     }
 
     #[test]
