@@ -1116,6 +1116,21 @@ mod tests {
     }
 
     #[test]
+    fn sign_up_consent_offer_buttons_and_correction_notices_are_cut() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n{BODY2}\n\nI agree that Example Sports can send me the \"Pick Six\" newsletter.\n\nPlease check the opt-in box to acknowledge that you would like to subscribe.\n\nNouveau : découvrez nos offres Premium !\n\nJe découvre les offres\n\nFehler auf example.de entdeckt?\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
+        let reason_of = |start: &str| removed.iter().find(|r| r.text.starts_with(start)).map(|r| r.reason.as_str());
+        assert_eq!(reason_of("I agree"), Some("newsletter"));
+        assert_eq!(reason_of("Please check"), Some("newsletter"));
+        assert_eq!(reason_of("Nouveau"), Some("paywall"));
+        assert_eq!(reason_of("Je découvre"), Some("paywall"));
+        assert_eq!(reason_of("Fehler auf"), Some("footer"));
+    }
+
+    #[test]
     fn date_only_lines_of_wire_copy_go_and_the_rest_stays() {
         // Wire copy has no furniture: only the date line is cut, and the
         // dateline place above it stays.
