@@ -302,6 +302,7 @@ impl BoilerplateStripper {
             let (words, density) = self.stopword_density(stripped);
             blocks.push(Block { line, text, stripped, class: Class::Bad, reason, scope, words, density, shape, appeal });
         }
+        mark_teasers_relisted(&mut blocks);
         if looks_clean(&blocks) {
             // Wire copy or an already-cleaned export: nothing to cut but the
             // title and its metadata lines (bylines, a date on its own), and
@@ -674,6 +675,50 @@ fn shouted_lines_are_furniture(blocks: &mut [Block]) {
     }
     for b in blocks.iter_mut().filter(|b| b.reason.is_none() && shouted(b.stripped)) {
         b.reason = Some("navigation");
+    }
+}
+
+/// A headline that the page lists again under a label ("Google Search is
+/// getting ..." and, further down, "Websites & Apps Google Search is getting
+/// ...") is a link to another article, wherever it stands: body paragraphs
+/// are not repeated as the tail of another short line. A prototype on the
+/// dev pages found 33 such lines, 31 of them outside the gold body.
+fn mark_teasers_relisted(blocks: &mut [Block]) {
+    const MIN_WORDS: usize = 4;
+    const MAX_WORDS: usize = 20;
+    /// The label in front of the relisted copy: a section name, a date.
+    const MAX_LABEL_WORDS: usize = 6;
+    fn last_word(t: &str) -> &str {
+        t.rsplit(char::is_whitespace).next().unwrap_or(t)
+    }
+    // Candidates by their last word: a relisted copy ends the same way, so
+    // one lookup per block finds the few pairs worth comparing.
+    let mut by_last: HashMap<&str, Vec<usize>, foldhash::fast::FixedState> = HashMap::default();
+    for (i, b) in blocks.iter().enumerate() {
+        if b.reason.is_none() && (MIN_WORDS..=MAX_WORDS).contains(&b.shape.tokens) {
+            by_last.entry(last_word(b.stripped)).or_default().push(i);
+        }
+    }
+    if by_last.is_empty() {
+        return;
+    }
+    let mut relisted = Vec::new();
+    for (owner, b) in blocks.iter().enumerate() {
+        if b.shape.tokens > MAX_WORDS + MAX_LABEL_WORDS {
+            continue;
+        }
+        let Some(candidates) = by_last.get(last_word(b.stripped)) else { continue };
+        for &c in candidates {
+            let tail = blocks[c].stripped;
+            let Some(label) = b.stripped.strip_suffix(tail) else { continue };
+            let label_words = label.split_whitespace().count();
+            if c != owner && label.ends_with(char::is_whitespace) && (1..=MAX_LABEL_WORDS).contains(&label_words) {
+                relisted.push(c);
+            }
+        }
+    }
+    for c in relisted {
+        blocks[c].reason = Some("navigation");
     }
 }
 
@@ -1128,6 +1173,20 @@ mod tests {
         assert_eq!(reason_of("Nouveau"), Some("paywall"));
         assert_eq!(reason_of("Je découvre"), Some("paywall"));
         assert_eq!(reason_of("Fehler auf"), Some("footer"));
+    }
+
+    #[test]
+    fn a_headline_the_page_lists_again_under_a_label_is_a_link() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\nGoogle Search is getting its biggest upgrade in decades\n\n{BODY2}\n\nMore in Tech\n\nWebsites & Apps Google Search is getting its biggest upgrade in decades\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
+        // A line that only repeats inside a long paragraph is a pull quote's
+        // source, not a relisted link: it stays.
+        let raw = format!("Title of the report here\n\n{BODY1}\n\nwould not change its plans for the coming year\n\n{BODY2}\n");
+        let (_, text, _) = stripper().clean(&raw);
+        assert!(text.contains("\n\nwould not change its plans"), "{text}");
     }
 
     #[test]
