@@ -4,6 +4,10 @@
 //!
 //! `GLEANER_BENCH_DOCS=DIR` benches on the `.txt` files of DIR instead
 //! (e.g. the dev set's pages: more sites, more varied boilerplate).
+//!
+//! The entity tagger is measured in tokens per second (criterion's
+//! "elements"), and the memory its model, word clusters and gazetteer take
+//! is printed once (resident set before and after building it).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gleaner_pipeline::{Document, MemoryHistory, OrderedStage, Stage};
@@ -23,6 +27,13 @@ fn samples() -> Vec<(String, String)> {
         .collect();
     out.sort();
     out
+}
+
+/// Resident memory of this process in MB (Linux; 0 elsewhere).
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+    kb.unwrap_or(0.0) / 1024.0
 }
 
 fn bench(c: &mut Criterion) {
@@ -66,7 +77,11 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let before = rss_mb();
     let tagger = entities::EntityTagger::new(Default::default()).unwrap();
+    eprintln!("entity tagger: {:.1} MB resident for model, word clusters and gazetteer", rss_mb() - before);
+    let tokens: usize = cleaned.iter().map(|d| gleaner_stages::ner_model::tokenize(&d.text).iter().map(Vec::len).sum::<usize>()).sum();
+    g.throughput(Throughput::Elements(tokens as u64));
     g.bench_function("entities", |b| {
         b.iter(|| {
             for d in &cleaned {
@@ -74,6 +89,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    g.throughput(Throughput::Bytes(bytes as u64));
     let dedup = dedup::DuplicateDetector::new(Default::default()).unwrap();
     g.bench_function("dedup (in-memory history)", |b| {
         b.iter(|| {
