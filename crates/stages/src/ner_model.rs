@@ -171,9 +171,10 @@ impl<'a> Context<'a> {
 pub const BUILTIN_CLUSTERS: &str = include_str!("../../../config/models/brown-clusters.txt");
 
 /// Brown word clusters: words that occur in the same contexts in a large
-/// unlabelled corpus share a prefix of their bit path, so a name the
-/// training data never saw still looks like the names it did ("Sinwar"
-/// near "Haniyeh"). This is the feature that took Illinois NER past .90.
+/// unlabelled corpus share a prefix of their bit path ("Paris" and "Tokyo"
+/// share all of it), so a name the annotated text never contained still
+/// looks like the ones it did. One of the features that took Illinois NER
+/// past .90 (Ratinov & Roth 2009).
 /// Read from `bits<TAB>word[<TAB>count]` lines, the form of Liang's
 /// `brown-cluster` output.
 pub struct Clusters {
