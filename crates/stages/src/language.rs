@@ -266,6 +266,39 @@ impl LanguageDetector {
 /// ekavian ("vreme", "mesto") where Croatian and Bosnian are ijekavian
 /// ("vrijeme", "mjesto"); Croatian and Bosnian differ in a few everyday words
 /// ("tisuća" / "hiljada", "tko" / "ko").
+/// Czech and Slovak: the verb "to be" and everyday function words differ
+/// ("byl" / "bol", "jsou" / "sú", "také" / "tiež"), even in text typed
+/// without diacritics.
+const CZECH: Markers = Markers {
+    words: &[
+        "byl", "byla", "bylo", "byli", "byly", "jsem", "jsme", "jste", "jsou", "není", "neni", "také", "take", "který",
+        "která", "které", "ktery", "ktera", "ktere", "jejich", "když", "kdyz", "protože", "protoze", "mezi", "přes", "při",
+        "již", "jenž", "tedy", "proto",
+    ],
+    stems: &[],
+};
+
+const SLOVAK: Markers = Markers {
+    words: &[
+        "bol", "bola", "bolo", "boli", "som", "sme", "ste", "sú", "su", "tiež", "tiez", "ktorý", "ktorá", "ktoré", "ktory",
+        "ktora", "ktore", "ich", "keď", "ked", "pretože", "pretoze", "medzi", "cez", "pri", "už", "teda", "preto",
+        "alebo", "ako", "veľmi", "velmi",
+    ],
+    stems: &[],
+};
+
+/// Hindi and Marathi share the script; their auxiliaries and postpositions
+/// do not ("है" / "आहे", "और" / "आणि", "में" / "मध्ये").
+const HINDI: Markers = Markers {
+    words: &["है", "हैं", "था", "थे", "थी", "के", "की", "का", "में", "से", "को", "और", "नहीं", "लिए", "गया", "किया", "यह", "वह"],
+    stems: &[],
+};
+
+const MARATHI: Markers = Markers {
+    words: &["आहे", "आहेत", "होते", "होता", "होती", "आणि", "मध्ये", "नाही", "केले", "झाले", "आपण", "म्हणून", "आहोत", "त्याच्या", "त्यांच्या"],
+    stems: &[],
+};
+
 const MALAY: Markers = Markers {
     words: &[
         "kerana",
@@ -577,6 +610,28 @@ fn decide_by_markers(best: L, text: &str) -> Option<L> {
                 None
             }
         }
+        L::Czech | L::Slovak => {
+            // Letters only one of them writes: ř ě ů in Czech, ä ľ ĺ ŕ ô in Slovak.
+            let cs = CZECH.count(&words) + text.chars().filter(|c| matches!(c, 'ř' | 'ě' | 'ů' | 'Ř' | 'Ě' | 'Ů')).count();
+            let sk = SLOVAK.count(&words) + text.chars().filter(|c| matches!(c, 'ä' | 'ľ' | 'ĺ' | 'ŕ' | 'ô' | 'Ľ' | 'Ĺ' | 'Ŕ' | 'Ô')).count();
+            if lead(cs, sk) {
+                Some(L::Czech)
+            } else if lead(sk, cs) {
+                Some(L::Slovak)
+            } else {
+                None
+            }
+        }
+        L::Hindi | L::Marathi => {
+            let (hi, mr) = (HINDI.count(&words), MARATHI.count(&words));
+            if lead(hi, mr) {
+                Some(L::Hindi)
+            } else if lead(mr, hi) {
+                Some(L::Marathi)
+            } else {
+                None
+            }
+        }
         L::Croatian | L::Bosnian | L::Serbian if text.chars().any(|c| c.is_ascii_alphabetic()) => {
             // lingua's Serbian model is Cyrillic, so Latin Serbian reaches
             // it as Croatian or Bosnian: the jat reflex tells it apart.
@@ -671,6 +726,19 @@ mod tests {
             ("Tokom sedmice je hiljadu ljudi došlo na sajam, a niko nije znao šta se dešava.", "bs"),
         ] {
             assert_eq!(d.detect(text).unwrap().code, code, "{text}");
+        }
+    }
+
+    #[test]
+    fn czech_and_slovak_and_hindi_and_marathi_are_told_apart_by_function_words() {
+        for (best, text, want) in [
+            (L::Slovak, "Predkem Rodovskych z Hustiran byl Bavor na Neznasove a jeho jediny syn Martin.", Some(L::Czech)),
+            (L::Czech, "Jeho otec bol učiteľ a matka bola doma, keď sme prišli.", Some(L::Slovak)),
+            (L::Marathi, "भारत के अस्सीं करोड़ मतदाताओं में आप पचपन करोड़ है।", Some(L::Hindi)),
+            (L::Hindi, "भारत हा एक मोठा देश आहे आणि तिथे अनेक भाषा बोलल्या जातात.", Some(L::Marathi)),
+            (L::Czech, "Praha Bratislava 2024", None),
+        ] {
+            assert_eq!(decide_by_markers(best, text), want, "{text}");
         }
     }
 
