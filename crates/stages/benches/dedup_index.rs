@@ -22,6 +22,8 @@ use gleaner_pipeline::Document;
 use gleaner_stages::dedup::DuplicateDetector;
 use std::time::Instant;
 
+mod common;
+
 /// A tiny deterministic generator (splitmix64): the bench must be repeatable.
 struct Rng(u64);
 impl Rng {
@@ -59,11 +61,6 @@ fn paragraph_pool(rng: &mut Rng, count: usize) -> Vec<String> {
         .collect()
 }
 
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
-    kb.unwrap_or(0.0) / 1024.0
-}
 
 fn index_bytes(store: &mut Store) -> i64 {
     let tx = store.transaction().unwrap();
@@ -148,7 +145,7 @@ fn main() {
         let per_report = median(&mut batch_times[tail..].to_vec());
         let per_check = median(&mut check_times[tail..].to_vec());
         let bytes = index_bytes(&mut store) as f64 / seq as f64;
-        println!("{seq:>7} | {per_check:>31.1} | {per_report:>41.1} | {bytes:>18.0} | {:>8.0} | {found}/{duplicates}", rss_mb());
+        println!("{seq:>7} | {per_check:>31.1} | {per_report:>41.1} | {bytes:>18.0} | {:>8.0} | {found}/{duplicates}", common::rss_mb());
     }
     drop(store);
     // Start-up: what the daemon does before it can decide a report.
@@ -173,7 +170,7 @@ fn main() {
         println!(
             "start-up with {seq} reports (open + load {pairs} key pairs + first decision): {:.1} ms (load {loaded:.1} ms), RSS {:.0} MB",
             t0.elapsed().as_secs_f64() * 1000.0,
-            rss_mb()
+            common::rss_mb()
         );
     }
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);

@@ -14,6 +14,8 @@ use gleaner_pipeline::{Document, MemoryHistory, OrderedStage, Stage};
 use gleaner_stages::{clean, dates, dedup, entities, language};
 use std::path::Path;
 
+mod common;
+
 fn samples() -> Vec<(String, String)> {
     let dir = match std::env::var_os("GLEANER_BENCH_DOCS") {
         Some(d) => d.into(),
@@ -29,12 +31,6 @@ fn samples() -> Vec<(String, String)> {
     out
 }
 
-/// Resident memory of this process in MB (Linux; 0 elsewhere).
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
-    kb.unwrap_or(0.0) / 1024.0
-}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -77,9 +73,9 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    let before = rss_mb();
+    let before = common::rss_mb();
     let tagger = entities::EntityTagger::new(Default::default()).unwrap();
-    eprintln!("entity tagger: {:.1} MB resident for model, word clusters and gazetteer", rss_mb() - before);
+    eprintln!("entity tagger: {:.1} MB resident for model, word clusters and gazetteer", common::rss_mb() - before);
     let tokens: usize = cleaned.iter().map(|d| gleaner_stages::ner_model::tokenize(&d.text).iter().map(Vec::len).sum::<usize>()).sum();
     g.throughput(Throughput::Elements(tokens as u64));
     g.bench_function("entities", |b| {

@@ -188,10 +188,7 @@ impl EntityTagger {
             .build(&patterns)
             .map_err(|e| format!("gazetteer: {e}"))?;
         let clusters = match &config.clusters {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read clusters {}: {e}", p.display()))?;
-                Arc::new(Clusters::parse(&text).map_err(|e| format!("clusters {}: {e}", p.display()))?)
-            }
+            Some(p) => Arc::new(Clusters::from_file(p)?),
             None => Clusters::builtin(),
         };
         let model = match &config.model {

@@ -206,6 +206,12 @@ impl Clusters {
         Ok(Clusters { paths, fingerprint: xxh3_64(text.as_bytes()) })
     }
 
+    /// Reads and parses a clusters file; the error names the file.
+    pub fn from_file(path: &std::path::Path) -> Result<Clusters, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read clusters {}: {e}", path.display()))?;
+        Clusters::parse(&text).map_err(|e| format!("clusters {}: {e}", path.display()))
+    }
+
     /// The built-in clusters, parsed once per process.
     pub fn builtin() -> std::sync::Arc<Clusters> {
         static BUILTIN: std::sync::OnceLock<std::sync::Arc<Clusters>> = std::sync::OnceLock::new();

@@ -42,10 +42,7 @@ fn main() {
         std::process::exit(2);
     }
     let clusters = match &clusters_file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("cannot read {f}: {e}"));
-            Arc::new(Clusters::parse(&text).unwrap_or_else(|e| panic!("{f}: {e}")))
-        }
+        Some(f) => Arc::new(Clusters::from_file(f.as_ref()).unwrap_or_else(|e| panic!("{e}"))),
         None => Clusters::builtin(),
     };
     let mut docs = Vec::new();
