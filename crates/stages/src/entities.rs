@@ -11,7 +11,7 @@
 //! A surname alone resolves to the full name seen earlier in the same report,
 //! never to a person of another report.
 
-use crate::ner_model::{label_type, tokenize, Clusters, Model};
+use crate::ner_model::{label_spans, tokenize, Clusters, Model};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use gleaner_pipeline::document::EntityMention;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
@@ -229,23 +229,13 @@ impl EntityTagger {
         let words: Vec<Vec<&str>> = sentences.iter().map(|s| s.iter().map(|t| t.text.as_str()).collect()).collect();
         let tags = self.model.tag_document(&words);
         for (sent, labels) in sentences.iter().zip(tags) {
-            let mut i = 0;
-            while i < sent.len() {
-                let kind = match label_type(labels[i]) {
+            for (ty, first, last) in label_spans(&labels) {
+                let kind = match ty {
                     1 => "PERSON",
                     2 => "ORG",
                     3 => "LOCATION",
-                    _ => {
-                        i += 1;
-                        continue;
-                    }
+                    _ => continue,
                 };
-                let mut j = i + 1;
-                while j < sent.len() && labels[j] % 2 == 0 && label_type(labels[j]) == label_type(labels[i]) {
-                    j += 1;
-                }
-                let (first, last) = (i, j);
-                i = j;
                 // Titles the model let in ("Gen. Qassem Soleimani") are not
                 // the name, nor are quote marks at either end.
                 let mut k = first;

@@ -350,6 +350,26 @@ pub fn label_type(l: usize) -> usize {
     l.div_ceil(2)
 }
 
+/// The entities of a BIO label sequence as (type, first token, end token):
+/// a span runs on over the I- labels of its own type.
+pub fn label_spans(labels: &[usize]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < labels.len() {
+        let ty = label_type(labels[i]);
+        let mut j = i + 1;
+        // I- labels are the even ones.
+        while ty != 0 && j < labels.len() && labels[j] % 2 == 0 && label_type(labels[j]) == ty {
+            j += 1;
+        }
+        if ty != 0 {
+            out.push((ty, i, j));
+        }
+        i = j;
+    }
+    out
+}
+
 impl Model {
     fn scores(&self, feats: &[u64]) -> [f32; 9] {
         let mut s = [0f32; 9];
@@ -623,6 +643,12 @@ mod tests {
         assert!(Clusters::parse("Paris\n").is_err());
         // The shipped table parses and knows common names.
         assert_ne!(Clusters::builtin().path("London", "london"), 0);
+    }
+
+    #[test]
+    fn label_spans_follow_i_labels_of_their_own_type() {
+        // B-PER I-PER O B-ORG B-ORG I-ORG B-MISC I-LOC
+        assert_eq!(label_spans(&[1, 2, 0, 3, 3, 4, 7, 6]), vec![(1, 0, 2), (2, 3, 4), (2, 4, 6), (4, 6, 7), (3, 7, 8)]);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! training documents, the yardstick for a feature change.
 //! Training is deterministic: documents are shuffled with a fixed seed.
 
-use gleaner_stages::ner_model::{label_type, read_conll, Clusters, Model, Trainer, LABELS};
+use gleaner_stages::ner_model::{label_spans, read_conll, Clusters, Model, Trainer, LABELS};
 use std::sync::Arc;
 
 type Doc = Vec<Vec<(String, usize)>>;
@@ -103,24 +103,10 @@ fn tag(model: &Model, doc: &Doc) -> Vec<Vec<usize>> {
     model.tag_document(&sents)
 }
 
-/// Entity spans (type, first token, end token) of a BIO label sequence;
-/// MISC is left out, as the pipeline reports no MISC.
-fn spans(tags: &[usize]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tags.len() {
-        let ty = label_type(tags[i]);
-        let mut j = i + 1;
-        // I- labels are even and continue the entity of their type.
-        while ty != 0 && j < tags.len() && tags[j] % 2 == 0 && label_type(tags[j]) == ty {
-            j += 1;
-        }
-        if ty != 0 && ty != 4 {
-            out.push((ty, i, j));
-        }
-        i = j;
-    }
-    out
+/// Entity spans of a label sequence without MISC, which the pipeline does
+/// not report.
+fn spans(labels: &[usize]) -> Vec<(usize, usize, usize)> {
+    label_spans(labels).into_iter().filter(|&(ty, _, _)| ty != 4).collect()
 }
 
 /// K-fold cross-validation over documents: every training document is
