@@ -308,18 +308,8 @@ impl BoilerplateStripper {
             // title and its metadata lines (bylines, a date on its own), and
             // jusText's "page edges are furniture" would only cut datelines,
             // score lines and short closing paragraphs.
-            let mut kept = Vec::with_capacity(blocks.len());
-            for b in &blocks {
-                if let Some(r) = b.reason {
-                    removed.push(RemovedBlock { line: b.line, reason: r.to_string(), text: b.text.to_string() });
-                    if !self.config.mark_only {
-                        continue;
-                    }
-                }
-                kept.push(b.text);
-            }
-            removed.sort_by_key(|r| r.line);
-            return (title, kept.join("\n\n"), removed);
+            let text = self.assemble(blocks.iter().map(|b| (b, b.reason)), &mut removed);
+            return (title, text, removed);
         }
         shouted_lines_are_furniture(&mut blocks);
         let doc_density = self.document_density(&blocks);
@@ -392,9 +382,8 @@ impl BoilerplateStripper {
                 last_good = Some(lg + run);
             }
         }
-        let mut kept = Vec::new();
         let mut kept_texts: HashSet<&str, foldhash::fast::FixedState> = HashSet::default();
-        for (i, b) in blocks.iter().enumerate() {
+        let decided = blocks.iter().enumerate().map(|(i, b)| {
             let reason = if i >= cut_from {
                 Some(if i == cut_from { b.reason.unwrap_or("footer") } else { cut_reason.unwrap_or("footer") })
             } else if let Some(r) = b.reason {
@@ -418,18 +407,32 @@ impl BoilerplateStripper {
                 None if !kept_texts.insert(b.stripped) => Some("repeated"),
                 other => other,
             };
-            match reason {
-                None => kept.push(b.text),
-                Some(r) => {
-                    removed.push(RemovedBlock { line: b.line, reason: r.to_string(), text: b.text.to_string() });
-                    if self.config.mark_only {
-                        kept.push(b.text);
-                    }
+            (b, reason)
+        });
+        let text = self.assemble(decided, &mut removed);
+        (title, text, removed)
+    }
+
+    /// The cleaned text from each block and its verdict; a removed block is
+    /// reported in `removed` (and kept all the same under `mark_only`).
+    /// `removed` ends in page order.
+    fn assemble<'b>(
+        &self,
+        decided: impl Iterator<Item = (&'b Block<'b>, Option<&'b str>)>,
+        removed: &mut Vec<RemovedBlock>,
+    ) -> String {
+        let mut kept = Vec::new();
+        for (b, reason) in decided {
+            if let Some(r) = reason {
+                removed.push(RemovedBlock { line: b.line, reason: r.to_string(), text: b.text.to_string() });
+                if !self.config.mark_only {
+                    continue;
                 }
             }
+            kept.push(b.text);
         }
         removed.sort_by_key(|r| r.line);
-        (title, kept.join("\n\n"), removed)
+        kept.join("\n\n")
     }
 
     /// The headline: the first line near the top that is not a date line, a
@@ -732,8 +735,7 @@ fn mark_headline_lists(blocks: &mut [Block]) {
     // belongs to the run it sits in; it keeps its own reason.
     let headline = |b: &Block| {
         let t = b.stripped;
-        (b.reason.is_none() || b.shape.tokens <= MAX_WORDS)
-            && matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
+        matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
             && b.shape.tokens <= MAX_WORDS
             && !t.trim_end_matches(['"', '”', '’', ')']).ends_with(['.', '!', '?', ':', ';', ','])
     };
@@ -1023,7 +1025,10 @@ fn strip_markup(line: &str) -> &str {
 }
 
 /// "Wednesday, October 20th | 15 Heshvan 5782", "22/10/2025 15:45": lines that
-/// are dates and times, not headlines.
+/// are dates and times, not headlines. Looser than the lexicon's date-only
+/// `byline` rule on purpose: it only keeps a line from being the title,
+/// where a figure-heavy table row ("HD 225.86 -12.99") is also no headline,
+/// while the lexicon rule cuts text and must leave such rows alone.
 fn looks_like_date_line(s: &str) -> bool {
     let digits = s.chars().filter(char::is_ascii_digit).count();
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
@@ -1084,6 +1089,11 @@ mod tests {
 
     fn reasons(removed: &[RemovedBlock]) -> Vec<&str> {
         removed.iter().map(|r| r.reason.as_str()).collect()
+    }
+
+    /// The reason the block starting with `start` was removed for.
+    fn reason_of<'r>(removed: &'r [RemovedBlock], start: &str) -> Option<&'r str> {
+        removed.iter().find(|r| r.text.starts_with(start)).map(|r| r.reason.as_str())
     }
 
     #[test]
@@ -1152,12 +1162,11 @@ mod tests {
         let (title, text, removed) = stripper().clean(&raw);
         assert_eq!(title.as_deref(), Some("Title of the report here"));
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} The minister told Reuters."), "{removed:?}");
-        let reason_of = |start: &str| removed.iter().find(|r| r.text.starts_with(start)).map(|r| r.reason.as_str());
-        assert_eq!(reason_of("21 May 2025"), Some("byline"));
-        assert_eq!(reason_of("El ministro"), Some("caption"));
-        assert_eq!(reason_of("Mads Claus"), Some("caption"));
-        assert_eq!(reason_of("Lees nu"), Some("paywall"));
-        assert_eq!(reason_of("Den Link"), Some("share"));
+        assert_eq!(reason_of(&removed, "21 May 2025"), Some("byline"));
+        assert_eq!(reason_of(&removed, "El ministro"), Some("caption"));
+        assert_eq!(reason_of(&removed, "Mads Claus"), Some("caption"));
+        assert_eq!(reason_of(&removed, "Lees nu"), Some("paywall"));
+        assert_eq!(reason_of(&removed, "Den Link"), Some("share"));
     }
 
     #[test]
@@ -1167,12 +1176,11 @@ mod tests {
         );
         let (_, text, removed) = stripper().clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"), "{removed:?}");
-        let reason_of = |start: &str| removed.iter().find(|r| r.text.starts_with(start)).map(|r| r.reason.as_str());
-        assert_eq!(reason_of("I agree"), Some("newsletter"));
-        assert_eq!(reason_of("Please check"), Some("newsletter"));
-        assert_eq!(reason_of("Nouveau"), Some("paywall"));
-        assert_eq!(reason_of("Je découvre"), Some("paywall"));
-        assert_eq!(reason_of("Fehler auf"), Some("footer"));
+        assert_eq!(reason_of(&removed, "I agree"), Some("newsletter"));
+        assert_eq!(reason_of(&removed, "Please check"), Some("newsletter"));
+        assert_eq!(reason_of(&removed, "Nouveau"), Some("paywall"));
+        assert_eq!(reason_of(&removed, "Je découvre"), Some("paywall"));
+        assert_eq!(reason_of(&removed, "Fehler auf"), Some("footer"));
     }
 
     #[test]

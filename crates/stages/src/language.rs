@@ -266,39 +266,6 @@ impl LanguageDetector {
 /// ekavian ("vreme", "mesto") where Croatian and Bosnian are ijekavian
 /// ("vrijeme", "mjesto"); Croatian and Bosnian differ in a few everyday words
 /// ("tisuća" / "hiljada", "tko" / "ko").
-/// Czech and Slovak: the verb "to be" and everyday function words differ
-/// ("byl" / "bol", "jsou" / "sú", "také" / "tiež"), even in text typed
-/// without diacritics.
-const CZECH: Markers = Markers {
-    words: &[
-        "byl", "byla", "bylo", "byli", "byly", "jsem", "jsme", "jste", "jsou", "není", "neni", "také", "take", "který",
-        "která", "které", "ktery", "ktera", "ktere", "jejich", "když", "kdyz", "protože", "protoze", "mezi", "přes", "při",
-        "již", "jenž", "tedy", "proto",
-    ],
-    stems: &[],
-};
-
-const SLOVAK: Markers = Markers {
-    words: &[
-        "bol", "bola", "bolo", "boli", "som", "sme", "ste", "sú", "su", "tiež", "tiez", "ktorý", "ktorá", "ktoré", "ktory",
-        "ktora", "ktore", "ich", "keď", "ked", "pretože", "pretoze", "medzi", "cez", "pri", "už", "teda", "preto",
-        "alebo", "ako", "veľmi", "velmi",
-    ],
-    stems: &[],
-};
-
-/// Hindi and Marathi share the script; their auxiliaries and postpositions
-/// do not ("है" / "आहे", "और" / "आणि", "में" / "मध्ये").
-const HINDI: Markers = Markers {
-    words: &["है", "हैं", "था", "थे", "थी", "के", "की", "का", "में", "से", "को", "और", "नहीं", "लिए", "गया", "किया", "यह", "वह"],
-    stems: &[],
-};
-
-const MARATHI: Markers = Markers {
-    words: &["आहे", "आहेत", "होते", "होता", "होती", "आणि", "मध्ये", "नाही", "केले", "झाले", "आपण", "म्हणून", "आहोत", "त्याच्या", "त्यांच्या"],
-    stems: &[],
-};
-
 const MALAY: Markers = Markers {
     words: &[
         "kerana",
@@ -328,6 +295,7 @@ const MALAY: Markers = Markers {
         "beberapa",
     ],
     stems: &[],
+    letters: &[],
 };
 const INDONESIAN: Markers = Markers {
     words: &[
@@ -357,6 +325,7 @@ const INDONESIAN: Markers = Markers {
         "kalau",
     ],
     stems: &[],
+    letters: &[],
 };
 // South Slavic markers. A word counts for a list when it equals one of its
 // `words` or starts with one of its `stems`; each list is a standard
@@ -412,6 +381,7 @@ const EKAVIAN: Markers = Markers {
         "sedišt",
         "istorij",
     ],
+    letters: &[],
 };
 
 /// Ijekavian reflexes (Croatian, Bosnian): "vrijeme", "čovjek", "primjena".
@@ -466,6 +436,7 @@ const IJEKAVIAN: Markers = Markers {
         "sjedišt",
         "bijel",
     ],
+    letters: &[],
 };
 
 /// Croatian words where Serbian and Bosnian use others ("tisuća" / "hiljada").
@@ -526,6 +497,7 @@ const CROATIAN: Markers = Markers {
         "projektiran",
         "organiziran",
     ],
+    letters: &[],
 };
 
 /// Words Serbian and Bosnian share against Croatian ("hiljada", "tačno").
@@ -565,17 +537,61 @@ const EASTERN: Markers = Markers {
         "informis",
         "aerodrom",
     ],
+    letters: &[],
 };
 
-/// A list of marker words and word beginnings.
+/// Czech and Slovak: the verb "to be" and everyday function words differ
+/// ("byl" / "bol", "jsou" / "sú", "také" / "tiež"), even in text typed
+/// without diacritics; and letters only one of them writes.
+const CZECH: Markers = Markers {
+    words: &[
+        "byl", "byla", "bylo", "byli", "byly", "jsem", "jsme", "jste", "jsou", "není", "neni", "také", "take", "který",
+        "která", "které", "ktery", "ktera", "ktere", "jejich", "když", "kdyz", "protože", "protoze", "mezi", "přes", "při",
+        "již", "jenž", "tedy", "proto",
+    ],
+    stems: &[],
+    letters: &['ř', 'ě', 'ů'],
+};
+
+const SLOVAK: Markers = Markers {
+    words: &[
+        "bol", "bola", "bolo", "boli", "som", "sme", "ste", "sú", "su", "tiež", "tiez", "ktorý", "ktorá", "ktoré", "ktory",
+        "ktora", "ktore", "ich", "keď", "ked", "pretože", "pretoze", "medzi", "cez", "pri", "už", "teda", "preto",
+        "alebo", "ako", "veľmi", "velmi",
+    ],
+    stems: &[],
+    letters: &['ä', 'ľ', 'ĺ', 'ŕ', 'ô'],
+};
+
+/// Hindi and Marathi share the script; their auxiliaries and postpositions
+/// do not ("है" / "आहे", "और" / "आणि", "में" / "मध्ये").
+const HINDI: Markers = Markers {
+    words: &["है", "हैं", "था", "थे", "थी", "के", "की", "का", "में", "से", "को", "और", "नहीं", "लिए", "गया", "किया", "यह", "वह"],
+    stems: &[],
+    letters: &[],
+};
+
+const MARATHI: Markers = Markers {
+    words: &["आहे", "आहेत", "होते", "होता", "होती", "आणि", "मध्ये", "नाही", "केले", "झाले", "आपण", "म्हणून", "आहोत", "त्याच्या", "त्यांच्या"],
+    stems: &[],
+    letters: &[],
+};
+
+/// A list of marker words, word beginnings and letters.
 struct Markers {
     words: &'static [&'static str],
     stems: &'static [&'static str],
+    /// Letters only this language writes (lower case); each one counts.
+    letters: &'static [char],
 }
 
 impl Markers {
     fn count(&self, words: &[String]) -> usize {
-        words.iter().filter(|w| self.words.contains(&w.as_str()) || self.stems.iter().any(|s| w.starts_with(s))).count()
+        let hits = words.iter().filter(|w| self.words.contains(&w.as_str()) || self.stems.iter().any(|s| w.starts_with(s))).count();
+        if self.letters.is_empty() {
+            return hits;
+        }
+        hits + words.iter().flat_map(|w| w.chars()).filter(|c| self.letters.contains(c)).count()
     }
 }
 
@@ -599,39 +615,20 @@ fn decide_by_markers(best: L, text: &str) -> Option<L> {
     let words: Vec<String> =
         text.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let lead = |a: usize, b: usize| a >= b + 2 || (a >= 1 && b == 0 && words.len() < 40);
+    // The language whose markers lead clearly, if either does.
+    let pick = |(a, la): (usize, L), (b, lb): (usize, L)| {
+        if lead(a, b) {
+            Some(la)
+        } else if lead(b, a) {
+            Some(lb)
+        } else {
+            None
+        }
+    };
     match best {
-        L::Malay | L::Indonesian => {
-            let (ms, id) = (MALAY.count(&words), INDONESIAN.count(&words));
-            if lead(ms, id) {
-                Some(L::Malay)
-            } else if lead(id, ms) {
-                Some(L::Indonesian)
-            } else {
-                None
-            }
-        }
-        L::Czech | L::Slovak => {
-            // Letters only one of them writes: ř ě ů in Czech, ä ľ ĺ ŕ ô in Slovak.
-            let cs = CZECH.count(&words) + text.chars().filter(|c| matches!(c, 'ř' | 'ě' | 'ů' | 'Ř' | 'Ě' | 'Ů')).count();
-            let sk = SLOVAK.count(&words) + text.chars().filter(|c| matches!(c, 'ä' | 'ľ' | 'ĺ' | 'ŕ' | 'ô' | 'Ľ' | 'Ĺ' | 'Ŕ' | 'Ô')).count();
-            if lead(cs, sk) {
-                Some(L::Czech)
-            } else if lead(sk, cs) {
-                Some(L::Slovak)
-            } else {
-                None
-            }
-        }
-        L::Hindi | L::Marathi => {
-            let (hi, mr) = (HINDI.count(&words), MARATHI.count(&words));
-            if lead(hi, mr) {
-                Some(L::Hindi)
-            } else if lead(mr, hi) {
-                Some(L::Marathi)
-            } else {
-                None
-            }
-        }
+        L::Malay | L::Indonesian => pick((MALAY.count(&words), L::Malay), (INDONESIAN.count(&words), L::Indonesian)),
+        L::Czech | L::Slovak => pick((CZECH.count(&words), L::Czech), (SLOVAK.count(&words), L::Slovak)),
+        L::Hindi | L::Marathi => pick((HINDI.count(&words), L::Hindi), (MARATHI.count(&words), L::Marathi)),
         L::Croatian | L::Bosnian | L::Serbian if text.chars().any(|c| c.is_ascii_alphabetic()) => {
             // lingua's Serbian model is Cyrillic, so Latin Serbian reaches
             // it as Croatian or Bosnian: the jat reflex tells it apart.
@@ -640,14 +637,8 @@ fn decide_by_markers(best: L, text: &str) -> Option<L> {
             if lead(ek, ije) {
                 return Some(L::Serbian);
             }
-            let (hr, east) = (CROATIAN.count(&words), EASTERN.count(&words));
-            if lead(hr, east) {
-                Some(L::Croatian)
-            } else if lead(east, hr) {
-                Some(if ek > ije { L::Serbian } else { L::Bosnian })
-            } else {
-                None
-            }
+            let east = if ek > ije { L::Serbian } else { L::Bosnian };
+            pick((CROATIAN.count(&words), L::Croatian), (EASTERN.count(&words), east))
         }
         _ => None,
     }

@@ -227,7 +227,9 @@ impl Clusters {
         let look = |x: &str| self.paths.get(&xxh3_64(x.as_bytes())).copied();
         look(word)
             .or_else(|| {
-                let first = lower.chars().next()?;
+                // Capitalising changes nothing for a digit or an uncased
+                // script: skip the allocation (the lower-case look-up follows).
+                let first = lower.chars().next().filter(|c| c.is_lowercase())?;
                 let mut title: String = first.to_uppercase().collect();
                 title.push_str(&lower[first.len_utf8()..]);
                 if title == word {
