@@ -361,6 +361,7 @@ impl BoilerplateStripper {
             }
         }
         let (region_start, region_end) = main_region(&blocks[..cut_from], title_repeat, |seg| self.is_promo(seg));
+        let region_start = lead_after_headline(&blocks, title_repeat, region_start);
         let first_good = first_good.map(|_| region_start);
         let mut last_good = (region_end > region_start).then(|| region_end - 1);
         // Up to two whole sentences right after the last body block,
@@ -469,7 +470,7 @@ impl BoilerplateStripper {
                 return (Some(rule.reason.as_str()), Scope::Block);
             }
         }
-        let mut best: Option<&LexiconRule> = None;
+        let mut best: Option<(usize, &LexiconRule)> = None;
         // A set is only tried on blocks within its limit, so every rule
         // matched here applies. Most blocks match no rule: a plain search
         // says so faster than the overlapping one that lists every rule.
@@ -486,11 +487,12 @@ impl BoilerplateStripper {
                 "list" => 1,
                 _ => 0,
             };
-            if best.is_none_or(|b| rank(rule) > rank(b)) {
-                best = Some(rule);
+            // On a tie the rule written first in the lexicon names the block.
+            if best.is_none_or(|(bi, b)| (rank(rule), std::cmp::Reverse(rule_idx)) > (rank(b), std::cmp::Reverse(bi))) {
+                best = Some((rule_idx, rule));
             }
         }
-        match best {
+        match best.map(|(_, r)| r) {
             Some(r) => (
                 Some(r.reason.as_str()),
                 match r.scope.as_str() {
@@ -629,6 +631,27 @@ fn main_region(blocks: &[Block], anchor: Option<usize>, is_promo: impl Fn(&[Bloc
     let start = segments.iter().filter(|s| keep(s)).map(|s| s.0).min().unwrap_or(best.0);
     let end = segments.iter().filter(|s| keep(s)).map(|s| s.1).max().unwrap_or(best.1);
     (start, end)
+}
+
+/// The article's first paragraphs follow the headline's repeat (the page's
+/// <h1>) and its byline, however low their stopword density (a lead written
+/// in short sentences, or in a language the lists cover thinly). Whole
+/// sentences between the headline and the body found by `main_region` start
+/// the article, as long as no other body-like stretch sits between.
+fn lead_after_headline(blocks: &[Block], anchor: Option<usize>, region_start: usize) -> usize {
+    const MAX_LEAD_BLOCKS: usize = 12;
+    let Some(h1) = anchor else { return region_start };
+    let Some(after) = blocks.iter().position(|b| b.line > h1) else { return region_start };
+    if after >= region_start || region_start - after > MAX_LEAD_BLOCKS {
+        return region_start;
+    }
+    // Captions and standfirsts sit above the byline; the article below it.
+    let after = blocks[after..region_start].iter().rposition(|b| b.reason == Some("byline")).map_or(after, |k| after + k + 1);
+    let lead = &blocks[after..region_start];
+    if lead.iter().any(|b| b.class == Class::Good) {
+        return region_start;
+    }
+    lead.iter().position(|b| b.reason.is_none() && is_sentence(b.stripped)).map_or(region_start, |k| after + k)
 }
 
 /// No lexicon rule fired and hardly any line looks like a menu entry (three
@@ -1246,6 +1269,20 @@ mod tests {
         let raw = format!("Tour dates announced\n\n{BODY1}\n\nThe tourists will also play one-day matches against the Minor Counties and\n\nScotland.\n\n{BODY2}\n");
         let (_, text, _) = stripper().clean(&raw);
         assert!(text.contains("Minor Counties and\n\nScotland."), "{text}");
+    }
+
+    #[test]
+    fn the_lead_under_the_headline_and_byline_is_kept_and_the_caption_above_goes() {
+        let raw = format!(
+            "Springfield budget fails again\n\nHome\n\nPolitics\n\nSports\n\nSpringfield budget fails again\n\n\
+             Mayor Quimby, pictured at City Hall in 2018, spoke to reporters.\n\nPosted on March 30, 2015 by Admin\n\n\
+             Springfield councillors rejected Mayor Quimby's budget Tuesday.\n\nShare this article on Facebook\n\n{BODY1}\n\n{BODY2}\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.starts_with("Springfield councillors rejected"), "{text}");
+        assert_eq!(reason_of(&removed, "Posted on"), Some("byline"));
+        assert!(reason_of(&removed, "Mayor Quimby, pictured").is_some(), "{removed:?}");
+        assert_eq!(reason_of(&removed, "Share this"), Some("share"));
     }
 
     #[test]
