@@ -336,7 +336,8 @@ impl BoilerplateStripper {
         for b in blocks.iter_mut() {
             if b.scope == Scope::List {
                 list_reason = b.reason;
-            } else if b.class == Class::Good && b.reason.is_none() {
+            } else if (b.class == Class::Good && b.reason.is_none()) || b.reason == Some("byline") {
+                // Body text ends the list, and so does a byline: it heads an article.
                 list_reason = None;
             } else if b.reason.is_none() {
                 b.reason = list_reason;
@@ -642,16 +643,26 @@ fn lead_after_headline(blocks: &[Block], anchor: Option<usize>, region_start: us
     const MAX_LEAD_BLOCKS: usize = 12;
     let Some(h1) = anchor else { return region_start };
     let Some(after) = blocks.iter().position(|b| b.line > h1) else { return region_start };
-    if after >= region_start || region_start - after > MAX_LEAD_BLOCKS {
+    if after >= region_start {
         return region_start;
     }
     // Captions and standfirsts sit above the byline; the article below it.
     let after = blocks[after..region_start].iter().rposition(|b| b.reason == Some("byline")).map_or(after, |k| after + k + 1);
+    if region_start - after > MAX_LEAD_BLOCKS {
+        return region_start;
+    }
     let lead = &blocks[after..region_start];
     if lead.iter().any(|b| b.class == Class::Good) {
         return region_start;
     }
-    lead.iter().position(|b| b.reason.is_none() && is_sentence(b.stripped)).map_or(region_start, |k| after + k)
+    // A sentence right above a bare photo credit ("(Image: © NASA)") is
+    // that photo's caption.
+    const MAX_CREDIT_WORDS: usize = 8;
+    let is_caption =
+        |k: usize| blocks.get(after + k + 1).is_some_and(|b| b.reason == Some("caption") && b.words <= MAX_CREDIT_WORDS);
+    (0..lead.len())
+        .find(|&k| lead[k].reason.is_none() && is_sentence(lead[k].stripped) && !is_caption(k))
+        .map_or(region_start, |k| after + k)
 }
 
 /// No lexicon rule fired and hardly any line looks like a menu entry (three
@@ -1283,6 +1294,19 @@ mod tests {
         assert_eq!(reason_of(&removed, "Posted on"), Some("byline"));
         assert!(reason_of(&removed, "Mayor Quimby, pictured").is_some(), "{removed:?}");
         assert_eq!(reason_of(&removed, "Share this"), Some("share"));
+    }
+
+    #[test]
+    fn audio_player_notices_and_full_screen_buttons_are_cut() {
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\nLjuduppspelningen är AI-genererad. Felaktigheter kan förekomma.\n\n\
+             Öppna bild i helskärm\n\n{BODY2}\n\nThis audio is AI-generated and may contain errors.\n\nOpen image in full screen\n\n{BODY1} It said so twice.\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} It said so twice."), "{removed:?}");
+        for start in ["Ljuduppspelningen", "Öppna bild", "This audio", "Open image"] {
+            assert_eq!(reason_of(&removed, start), Some("navigation"), "{start}");
+        }
     }
 
     #[test]
