@@ -1052,9 +1052,19 @@ fn is_dense_script(c: char) -> bool {
 
 /// Drops markdown markers (`#`, `*`, `-`, bullets) around a line.
 fn strip_markup(line: &str) -> &str {
-    let t = line.trim_start_matches(|c: char| {
-        matches!(c, '#' | '*' | '-' | '•' | '▶' | '◆' | '>' | '|' | '·' | '+') || c.is_whitespace()
-    });
+    let mut t = line;
+    loop {
+        let rest = t.trim_start_matches(|c: char| {
+            matches!(c, '*' | '-' | '•' | '▶' | '◆' | '>' | '|' | '·' | '+') || c.is_whitespace()
+        });
+        // "### Heading" is markup; "#1 Most read story" is a rank.
+        let hashes = rest.len() - rest.trim_start_matches('#').len();
+        let heading = hashes > 0 && rest[hashes..].starts_with(char::is_whitespace);
+        t = if heading { &rest[hashes..] } else { rest };
+        if !heading {
+            break;
+        }
+    }
     t.trim_end_matches(|c: char| c == '*' || c.is_whitespace())
 }
 
@@ -1307,6 +1317,17 @@ mod tests {
         for start in ["Ljuduppspelningen", "Öppna bild", "This audio", "Open image"] {
             assert_eq!(reason_of(&removed, start), Some("navigation"), "{start}");
         }
+    }
+
+    #[test]
+    fn a_ranked_most_read_line_is_navigation_and_a_markdown_heading_stays() {
+        let ranked = "#1   'Why don't you arrest that man?', Trump asks Ramaphosa over the chant in the Oval Office   \
+                      #2   Ramaphosa dodged a bullet, but was that the best the team could do in the end?   \
+                      #3   Why is corporal punishment being dished out at schools nearly 30 years after the ban?";
+        let raw = format!("Title of the report here\n\n{ranked}\n\n{BODY1}\n\n## What comes next\n\n{BODY2}\n");
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(reason_of(&removed, "#1"), Some("navigation"));
+        assert_eq!(text, format!("{BODY1}\n\n## What comes next\n\n{BODY2}"));
     }
 
     #[test]
