@@ -1201,7 +1201,7 @@ mod tests {
     #[test]
     fn agency_credits_date_lines_offers_and_copy_link_buttons_are_cut() {
         let raw = format!(
-            "Title of the report here\n\n21 May 2025 - 14:19\n\n{BODY1}\n\nEl ministro saluda a su homólogo tras la foto de familia.  EFE/ J.J. Guillén\n\n{BODY2}\n\nMads Claus Rasmussen/Ritzau Scanpix\n\n{BODY1} The minister told Reuters.\n\nLees nu voor € 4/week ›\n\nDen Link zum Einbetten des Videos kopieren      Link kopiert!\n"
+            "Title of the report here\n\n21 May 2025 - 14:19\n\n{BODY1}\n\nEl ministro saluda a su homólogo tras la foto de familia.  EFE/ J.J. Guillén\n\n{BODY2}\n\nMads Claus Rasmussen/Ritzau Scanpix\n\n{BODY1} The minister told Reuters.\n\nLees nu voor € 4/week ›\n\nOpzeggen wanneer je wilt\n\nDen Link zum Einbetten des Videos kopieren      Link kopiert!\n"
         );
         let (title, text, removed) = stripper().clean(&raw);
         assert_eq!(title.as_deref(), Some("Title of the report here"));
@@ -1210,6 +1210,7 @@ mod tests {
         assert_eq!(reason_of(&removed, "El ministro"), Some("caption"));
         assert_eq!(reason_of(&removed, "Mads Claus"), Some("caption"));
         assert_eq!(reason_of(&removed, "Lees nu"), Some("paywall"));
+        assert_eq!(reason_of(&removed, "Opzeggen"), Some("paywall"));
         assert_eq!(reason_of(&removed, "Den Link"), Some("share"));
     }
 
@@ -1307,14 +1308,15 @@ mod tests {
     }
 
     #[test]
-    fn audio_player_notices_and_full_screen_buttons_are_cut() {
+    fn player_and_ad_slot_notices_and_full_screen_buttons_are_cut() {
         let raw = format!(
             "Title of the report here\n\n{BODY1}\n\nLjuduppspelningen är AI-genererad. Felaktigheter kan förekomma.\n\n\
-             Öppna bild i helskärm\n\n{BODY2}\n\nThis audio is AI-generated and may contain errors.\n\nOpen image in full screen\n\n{BODY1} It said so twice.\n"
+             Öppna bild i helskärm\n\n{BODY2}\n\nThis audio is AI-generated and may contain errors.\n\nOpen image in full screen\n\n{BODY1} It said so twice.\n\nWe apologize, but this video has failed to load.\n\n\
+             This advertisement has not loaded yet, but your article continues below.\n\n{BODY2} Twice, too.\n"
         );
         let (_, text, removed) = stripper().clean(&raw);
-        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} It said so twice."), "{removed:?}");
-        for start in ["Ljuduppspelningen", "Öppna bild", "This audio", "Open image"] {
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} It said so twice.\n\n{BODY2} Twice, too."), "{removed:?}");
+        for start in ["Ljuduppspelningen", "Öppna bild", "This audio", "Open image", "We apologize", "This advertisement"] {
             assert_eq!(reason_of(&removed, start), Some("navigation"), "{start}");
         }
     }
