@@ -50,17 +50,62 @@ pub(crate) const BUILTIN_STOPWORDS: &str = include_str!("../../../config/lexicon
 /// letter) and how many of them `is_stopword` accepts, lowercased. Both the
 /// `clean` stage's density and the `language` stage's paragraph shortcut
 /// count this way.
+///
+/// One pass over the bytes: ASCII (most of any page) is classified without
+/// Unicode tables, and a capitalised ASCII word is lowercased on the stack.
+/// Splitting on a char predicate, then testing each word for letters and
+/// capitals, was a third of the clean stage's time under `perf`.
 pub(crate) fn count_stopwords(text: &str, is_stopword: impl Fn(&str) -> bool) -> (usize, usize) {
-    let mut words = 0usize;
-    let mut stop = 0usize;
-    for w in text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’') {
-        if w.is_empty() || !w.chars().any(char::is_alphabetic) {
-            continue;
+    const STACK_WORD: usize = 48;
+    let bytes = text.as_bytes();
+    let (mut words, mut stop) = (0usize, 0usize);
+    let mut lower = [0u8; STACK_WORD];
+    let mut i = 0;
+    while i < bytes.len() {
+        // One word: [start, i).
+        let start = i;
+        let (mut alpha, mut upper, mut ascii) = (false, false, true);
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                if b.is_ascii_alphabetic() {
+                    alpha = true;
+                    upper |= b.is_ascii_uppercase();
+                } else if !(b.is_ascii_digit() || b == b'\'') {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if c.is_alphabetic() {
+                    alpha = true;
+                    upper |= c.is_uppercase();
+                } else if !(c.is_alphanumeric() || c == '’') {
+                    break;
+                }
+                ascii = false;
+                i += c.len_utf8();
+            }
         }
-        words += 1;
-        // Most words need no lowercasing: skip the allocation for them.
-        let hit = if w.chars().any(char::is_uppercase) { is_stopword(&w.to_lowercase()) } else { is_stopword(w) };
-        stop += usize::from(hit);
+        if alpha {
+            let w = &text[start..i];
+            words += 1;
+            let hit = if !upper {
+                is_stopword(w)
+            } else if ascii && w.len() <= STACK_WORD {
+                let l = &mut lower[..w.len()];
+                l.copy_from_slice(w.as_bytes());
+                l.make_ascii_lowercase();
+                is_stopword(std::str::from_utf8(l).unwrap_or(w))
+            } else {
+                is_stopword(&w.to_lowercase())
+            };
+            stop += usize::from(hit);
+        }
+        // Skip the separator that ended the word.
+        if i == start {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        }
     }
     (words, stop)
 }
@@ -71,5 +116,38 @@ pub(crate) fn file_or_builtin(path: Option<&std::path::Path>, builtin: &str, wha
     match path {
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display())),
         None => Ok(builtin.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The plain definition `count_stopwords` must agree with.
+    fn reference(text: &str, is_stopword: impl Fn(&str) -> bool) -> (usize, usize) {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .map(str::to_lowercase)
+            .collect();
+        (words.len(), words.iter().filter(|w| is_stopword(w)).count())
+    }
+
+    #[test]
+    fn stopword_count_matches_the_plain_definition_in_every_script() {
+        let stop = ["the", "and", "der", "и", "في", "ve", "dog's", "l’état", "ölçü"];
+        let texts = [
+            "The cat AND the dog's bowl, 42 times",
+            "DER Hund und die Katze — Ärger im Haus: 3x täglich!",
+            "И в Москве, и в Петербурге; ПРИ ЭТОМ 12 человек",
+            "قال الرئيس في بيان إن ... في 2024",
+            "L’État et l’ÉTAT; Ölçü VE ölçü, İstanbul",
+            "東京では雨、Tokyo 2020 and 大阪",
+            "  --- 123 456 ''' ’’ ",
+            "",
+            "ẞtraße MASSE Straße x\u{0301}y",
+        ];
+        for t in texts {
+            let is_stop = |w: &str| stop.contains(&w);
+            assert_eq!(super::count_stopwords(t, is_stop), reference(t, is_stop), "{t}");
+        }
     }
 }
