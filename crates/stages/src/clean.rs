@@ -116,26 +116,20 @@ pub fn build(table: toml::Table) -> Result<BuiltStage, String> {
 /// The cleaning stage.
 pub struct BoilerplateStripper {
     config: CleanConfig,
-    /// The lexicon's patterns in one set per `max_words` limit, each tried
-    /// only on blocks that short: most bytes are in long body paragraphs,
-    /// which then skip most of the lexicon (clean +25% MB/s, `cargo bench`).
-    /// (A separate set for patterns anchored at the line start was slower.)
-    sets: Vec<RuleSet>,
+    /// Every pattern of the lexicon in one set, so each block is scanned
+    /// once; a rule's `max_words` is checked on the matches. One set per
+    /// limit (session 2) scanned a page's bytes about five times over:
+    /// under callgrind this takes 20% fewer instructions a round on the dev
+    /// pages and 11% fewer on the samples, once the lazy DFA is warm. The
+    /// price is that warm-up (about 600 million instructions more on the
+    /// dev pages' first round) and a bigger DFA cache per worker thread.
+    lexicon: RegexSet,
+    /// For each pattern of `lexicon`: index into `rules`.
+    pattern_rule: Vec<usize>,
     rules: Vec<LexiconRule>,
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
-    // foldhash: stopword lookups are a tenth of cleaning time; xxh3 through
-    // the streaming Hasher interface was twice as slow on short words.
-    stopwords: HashSet<String, foldhash::fast::FixedState>,
-}
-
-/// The patterns of the lexicon rules with one `max_words` limit.
-struct RuleSet {
-    /// `usize::MAX` for rules without a limit.
-    max_words: usize,
-    set: RegexSet,
-    /// For each pattern of `set`: index into `rules`.
-    pattern_rule: Vec<usize>,
+    stopwords: crate::StopwordSet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,31 +170,13 @@ struct Shape {
 
 impl Shape {
     fn of(text: &str) -> Shape {
-        let mut shape = Shape::default();
-        let mut in_token = false;
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        // Bytes, not chars: most text is ASCII, and a char loop with its
-        // Unicode tables was a sixth of cleaning time.
-        while i < bytes.len() {
-            let b = bytes[i];
-            let (space, width) = if b < 0x80 {
-                (matches!(b, b' ' | b'\t'..=b'\r'), 1)
-            } else {
-                let c = text[i..].chars().next().unwrap_or(' ');
-                if is_dense_script(c) {
-                    shape.dense += 1;
-                }
-                (c.is_whitespace(), c.len_utf8())
-            };
-            shape.chars += 1;
-            // Without a branch: text switches between space and word every
-            // few bytes, and the mispredicted branch was most of this loop.
-            shape.tokens += usize::from(!space & !in_token);
-            in_token = !space;
-            i += width;
-        }
-        shape
+        Shape::from(crate::text_stats(text, None))
+    }
+}
+
+impl From<crate::TextStats> for Shape {
+    fn from(st: crate::TextStats) -> Shape {
+        Shape { tokens: st.tokens, chars: st.chars, dense: st.dense }
     }
 }
 
@@ -231,7 +207,7 @@ impl BoilerplateStripper {
         };
         let mut rules = file.rule;
         rules.extend(config.extra_rules.iter().cloned());
-        let mut groups: std::collections::BTreeMap<usize, (Vec<String>, Vec<usize>)> = Default::default();
+        let (mut patterns, mut pattern_rule) = (Vec::new(), Vec::new());
         for (i, rule) in rules.iter().enumerate() {
             if !matches!(rule.scope.as_str(), "block" | "terminal" | "list") {
                 return Err(format!("lexicon rule `{}`: scope must be \"block\", \"terminal\" or \"list\"", rule.reason));
@@ -242,28 +218,21 @@ impl BoilerplateStripper {
                 // `cargo bench`), and lexicon words sit next to ASCII anyway.
                 let p = format!("(?i){}", p.replace(r"\b", r"(?-u:\b)"));
                 regex::Regex::new(&p).map_err(|e| format!("lexicon rule `{}`: bad pattern {p:?}: {e}", rule.reason))?;
-                let (p_list, r_list) = groups.entry(rule.max_words.unwrap_or(usize::MAX)).or_default();
-                p_list.push(p);
-                r_list.push(i);
+                patterns.push(p);
+                pattern_rule.push(i);
             }
         }
-        // A roomy lazy-DFA cache: with the default one, this set's DFA was
-        // rebuilt over and over (a quarter of all CPU time under `perf`).
-        let build = |patterns: &[String]| {
-            regex::RegexSetBuilder::new(patterns)
-                .dfa_size_limit(64 << 20)
-                .size_limit(64 << 20)
-                .build()
-                .map_err(|e| format!("lexicon: {e}"))
-        };
-        let sets = groups
-            .into_iter()
-            .map(|(max_words, (p, pattern_rule))| Ok(RuleSet { max_words, set: build(&p)?, pattern_rule }))
-            .collect::<Result<Vec<_>, String>>()?;
+        // A roomy lazy-DFA cache: with the default one, the DFA was rebuilt
+        // over and over (a quarter of all CPU time under `perf`).
+        let lexicon = regex::RegexSetBuilder::new(&patterns)
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| format!("lexicon: {e}"))?;
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
-        let stopwords = lists.values().flat_map(|l| l.split_whitespace().map(str::to_lowercase)).collect();
-        Ok(BoilerplateStripper { config, sets, rules, appeal, stopwords })
+        let stopwords = lists.values().flat_map(|l| l.split_whitespace()).collect();
+        Ok(BoilerplateStripper { config, lexicon, pattern_rule, rules, appeal, stopwords })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -292,14 +261,18 @@ impl BoilerplateStripper {
             if title.as_deref() == Some(stripped) {
                 title_repeats.push(line);
             }
-            let shape = Shape::of(stripped);
+            // One pass counts what every rule below asks (the stopwords of
+            // a line dropped as a repeat are counted for nothing, cheaply).
+            let stats = crate::text_stats(stripped, Some(&self.stopwords));
+            let shape = Shape::from(stats);
             if title.as_deref() == Some(stripped) || (shape.tokens <= 8 && !seen.insert(stripped)) {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
             }
             let appeal = page_terms.of(stripped);
             let (reason, scope) = self.lexicon_match(stripped, shape.tokens, appeal);
-            let (words, density) = self.stopword_density(stripped);
+            let words = stats.words;
+            let density = if words == 0 { 0.0 } else { stats.stopwords as f64 / words as f64 };
             blocks.push(Block { line, text, stripped, class: Class::Bad, reason, scope, words, density, shape, appeal });
         }
         mark_teasers_relisted(&mut blocks);
@@ -474,14 +447,17 @@ impl BoilerplateStripper {
             }
         }
         let mut best: Option<(usize, &LexiconRule)> = None;
-        // A set is only tried on blocks within its limit, so every rule
-        // matched here applies. Most blocks match no rule: a plain search
-        // says so faster than the overlapping one that lists every rule.
+        // Most blocks match no rule: a plain search says so faster than the
+        // overlapping one that lists every rule.
+        if !self.lexicon.is_match(text) {
+            return (None, Scope::Block);
+        }
         let matched = self
-            .sets
-            .iter()
-            .filter(|s| words <= s.max_words && s.set.is_match(text))
-            .flat_map(|s| s.set.matches(text).into_iter().map(|idx| s.pattern_rule[idx]));
+            .lexicon
+            .matches(text)
+            .into_iter()
+            .map(|idx| self.pattern_rule[idx])
+            .filter(|&r| words <= self.rules[r].max_words.unwrap_or(usize::MAX));
         for rule_idx in matched {
             let rule = &self.rules[rule_idx];
             // Terminal rules win, then list rules: they also decide what follows.
@@ -506,11 +482,6 @@ impl BoilerplateStripper {
             ),
             None => (None, Scope::Block),
         }
-    }
-
-    fn stopword_density(&self, text: &str) -> (usize, f64) {
-        let (words, stop) = crate::count_stopwords(text, |w| self.stopwords.contains(w));
-        (words, if words == 0 { 0.0 } else { stop as f64 / words as f64 })
     }
 
     fn document_density(&self, blocks: &[Block]) -> f64 {
@@ -1053,11 +1024,6 @@ impl Neighbours {
         }
         Neighbours { prev, next }
     }
-}
-
-/// Scripts written without spaces between words carry more per character.
-fn is_dense_script(c: char) -> bool {
-    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0x0E00..=0x0E7F | 0xF900..=0xFAFF)
 }
 
 /// Drops markdown markers (`#`, `*`, `-`, bullets) around a line.

@@ -15,7 +15,7 @@ use gleaner_pipeline::document::{BlockLanguage, Language as LanguageSlot};
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
 use lingua::{IsoCode639_1, IsoCode639_3, Language as L, LanguageDetectorBuilder};
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -91,7 +91,7 @@ pub struct LanguageDetector {
     /// so a new set costs no new models.
     detectors: Mutex<HashMap<Vec<L>, Arc<lingua::LanguageDetector>>>,
     /// Function words per ISO 639-1 code.
-    stopwords: HashMap<String, HashSet<String>>,
+    stopwords: HashMap<String, crate::StopwordSet>,
 }
 
 impl LanguageDetector {
@@ -116,7 +116,7 @@ impl LanguageDetector {
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists
             .into_iter()
-            .map(|(code, words)| (code.to_lowercase(), words.split_whitespace().map(str::to_lowercase).collect()))
+            .map(|(code, words)| (code.to_lowercase(), words.split_whitespace().collect()))
             .collect();
         Ok(LanguageDetector { config, languages, detectors: Mutex::new(HashMap::new()), stopwords })
     }
@@ -241,7 +241,7 @@ impl LanguageDetector {
                 None => para,
             };
             if let Some(own) = self.stopwords.get(doc_code) {
-                let (words, hits) = crate::count_stopwords(sample, |w| own.contains(w));
+                let (words, hits) = crate::count_stopwords(sample, own);
                 if words >= MIN_WORDS && hits as f64 >= OWN_STOPWORDS * words as f64 {
                     blocks.push(BlockLanguage { start, end: start + para.len(), code: doc_code.to_string() });
                     continue;
@@ -756,7 +756,7 @@ mod tests {
     #[test]
     fn function_words_are_counted_case_blind() {
         let d = LanguageDetector::new(LanguageConfig::default()).unwrap();
-        let (words, hits) = crate::count_stopwords("The cat AND the dog's bowl, 42 times", |w| d.stopwords["en"].contains(w));
+        let (words, hits) = crate::count_stopwords("The cat AND the dog's bowl, 42 times", &d.stopwords["en"]);
         assert_eq!(words, 7);
         assert_eq!(hits, 3);
     }
