@@ -99,6 +99,9 @@ const BYTE_FLAGS: [u8; 256] = {
     t
 };
 
+/// A character of a script written without spaces.
+const DENSE: u8 = 32;
+
 fn char_flags(c: char) -> u8 {
     let mut f = NON_ASCII;
     if c.is_whitespace() {
@@ -111,7 +114,35 @@ fn char_flags(c: char) -> u8 {
     } else if c.is_alphanumeric() || c == '’' {
         f |= WORD;
     }
+    if is_dense_script(c) {
+        f |= DENSE;
+    }
     f
+}
+
+/// `char_flags` of every character of the Basic Multilingual Plane, built
+/// once (64 KiB): Unicode's tables are binary searches, and on pages in
+/// Russian, German or Korean they were most of `text_stats`' time.
+fn bmp_flags() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (0..=0xFFFFu32).map(|cp| char::from_u32(cp).map_or(NON_ASCII, char_flags)).collect())
+}
+
+/// The flags and byte width of the non-ASCII character starting at
+/// `bytes[i]`, a char boundary of a `str`.
+fn non_ascii_flags(text: &str, i: usize, table: &[u8]) -> (u8, usize) {
+    let b = text.as_bytes();
+    let cont = |k: usize| u32::from(b.get(i + k).copied().unwrap_or(0x80) & 0x3F);
+    let lead = u32::from(b[i]);
+    let (cp, width) = if lead < 0xE0 {
+        (((lead & 0x1F) << 6) | cont(1), 2)
+    } else if lead < 0xF0 {
+        (((lead & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        let c = text[i..].chars().next().unwrap_or(' ');
+        return (char_flags(c), c.len_utf8());
+    };
+    (table.get(cp as usize).copied().unwrap_or(NON_ASCII), width)
 }
 
 /// Every count the clean stage takes of a block, in one pass over its
@@ -138,6 +169,7 @@ pub(crate) fn text_stats(text: &str, stopwords: Option<&StopwordSet>) -> TextSta
         };
         st.stopwords += usize::from(hit);
     };
+    let bmp = bmp_flags();
     let mut in_space = true;
     // The word being read: where it starts and the flags of its characters.
     let mut word_start: Option<usize> = None;
@@ -148,11 +180,9 @@ pub(crate) fn text_stats(text: &str, stopwords: Option<&StopwordSet>) -> TextSta
         let (f, width) = if b < 0x80 {
             (BYTE_FLAGS[b as usize], 1)
         } else {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            if is_dense_script(c) {
-                st.dense += 1;
-            }
-            (char_flags(c), c.len_utf8())
+            let (f, width) = non_ascii_flags(text, i, bmp);
+            st.dense += usize::from(f & DENSE != 0);
+            (f, width)
         };
         st.chars += 1;
         let space = f & SPACE != 0;
@@ -356,6 +386,15 @@ mod tests {
         }
         let empty: super::StopwordSet = std::iter::empty::<&str>().collect();
         assert!(!empty.contains("the"));
+    }
+
+    #[test]
+    fn every_non_ascii_character_is_classified_as_unicode_says() {
+        let table = super::bmp_flags();
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = c.to_string();
+            assert_eq!(super::non_ascii_flags(&s, 0, table), (super::char_flags(c), c.len_utf8()), "U+{:04X}", c as u32);
+        }
     }
 
     #[test]
