@@ -344,7 +344,12 @@ impl BoilerplateStripper {
         // followed by a block the lexicon marks (a tag list, a terminal
         // marker, a bio), are the article's closing lines: a short quote is
         // the classic last paragraph and too short for the density test.
+        // One marked line may sit between them and the body: an inline
+        // promotion ("CLICK HERE TO GET THE FOX NEWS APP") placed above the
+        // article's last lines.
         if let Some(lg) = last_good {
+            let inline = blocks[lg + 1..cut_from].first().is_some_and(|b| b.reason.is_some() && b.scope == Scope::Block);
+            let lg = lg + usize::from(inline);
             let run = blocks[lg + 1..cut_from]
                 .iter()
                 .take_while(|b| {
@@ -1323,6 +1328,20 @@ mod tests {
         let (_, text, removed) = stripper().clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"));
         assert_eq!(reason_of(&removed, "'The Ring'"), Some("teaser"));
+    }
+
+    #[test]
+    fn closing_lines_below_an_inline_promotion_stay() {
+        let raw = format!(
+            "Title of the report here\n\nHome\n\nWorld\n\n{BODY1}\n\n{BODY2}\n\nCLICK HERE TO GET THE NEWS APP\n\n\
+             “Can I give it to James?” Brooke asked before apologizing to the actor.\n\n\
+             Bergeron chimed in, noting that the offer was “a lovely gesture.”\n\nRelated Articles\n\n\
+             Star tells all about her new show\n\nActor doesn't age\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.ends_with("noting that the offer was “a lovely gesture.”"), "{text}");
+        assert_eq!(reason_of(&removed, "CLICK HERE"), Some("navigation"));
+        assert!(reason_of(&removed, "Star tells all").is_some());
     }
 
     #[test]
