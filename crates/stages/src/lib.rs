@@ -147,11 +147,12 @@ fn non_ascii_flags(text: &str, i: usize, table: &[u8]) -> (u8, usize) {
 
 /// Every count the clean stage takes of a block, in one pass over its
 /// bytes: ASCII (most of any page) is classified by a table and runs of
-/// ASCII word bytes go through a tight inner loop; other characters are
-/// classified by Unicode. A capitalised ASCII word is lowercased as it is
-/// packed for the stopword lookup; without `stopwords` none is counted. Separate passes (a token count, then
-/// a split on a char predicate testing each word for letters and capitals)
-/// were two fifths of the clean stage's time under `perf` and callgrind.
+/// ASCII word bytes go through a tight inner loop; other characters come
+/// from the BMP table. A capitalised ASCII word is lowercased as it is
+/// packed for the stopword lookup; without `stopwords` none is counted.
+/// Separate passes (a token count, then a split on a char predicate testing
+/// each word for letters and capitals) were two fifths of the clean stage's
+/// time under `perf` and callgrind.
 pub(crate) fn text_stats(text: &str, stopwords: Option<&StopwordSet>) -> TextStats {
     let mut st = TextStats::default();
     let bytes = text.as_bytes();
@@ -220,7 +221,7 @@ pub(crate) fn text_stats(text: &str, stopwords: Option<&StopwordSet>) -> TextSta
 }
 
 /// Words of `text` (letters, digits and apostrophes, with at least one
-/// letter) and how many of them `is_stopword` accepts, lowercased. Both the
+/// letter) and how many of them, lowercased, `stopwords` holds. Both the
 /// `clean` stage's density and the `language` stage's paragraph shortcut
 /// count this way.
 pub(crate) fn count_stopwords(text: &str, stopwords: &StopwordSet) -> (usize, usize) {
