@@ -1,7 +1,9 @@
 //! Trains the entity tagger's model from CoNLL-format files.
 //!
-//!     cargo run --release -p gleaner-stages --bin train-ner -- \
-//!         --out config/models/ner.bin --epochs 16 FILE.conll...
+//! ```text
+//! cargo run --release -p gleaner-stages --bin train-ner -- \
+//!     --out config/models/ner.bin --epochs 16 FILE.conll...
+//! ```
 //!
 //! `--clusters FILE` trains with other word clusters than the built-in
 //! `config/models/brown-clusters.txt` (the stage then needs the same file in
