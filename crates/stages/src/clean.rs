@@ -451,7 +451,7 @@ impl BoilerplateStripper {
                 return (Some(rule.reason.as_str()), Scope::Block);
             }
         }
-        let mut best: Option<(usize, &LexiconRule)> = None;
+        let mut best: Option<&LexiconRule> = None;
         // Most blocks match no rule: a plain search says so faster than the
         // overlapping one that lists every rule.
         if !self.lexicon.is_match(text) {
@@ -471,12 +471,13 @@ impl BoilerplateStripper {
                 "list" => 1,
                 _ => 0,
             };
-            // On a tie the rule written first in the lexicon names the block.
-            if best.is_none_or(|(bi, b)| (rank(rule), std::cmp::Reverse(rule_idx)) > (rank(b), std::cmp::Reverse(bi))) {
-                best = Some((rule_idx, rule));
+            // Matches come in pattern order, which is rule order: on a tie
+            // the rule written first in the lexicon keeps the block.
+            if best.is_none_or(|b| rank(rule) > rank(b)) {
+                best = Some(rule);
             }
         }
-        match best.map(|(_, r)| r) {
+        match best {
             Some(r) => (
                 Some(r.reason.as_str()),
                 match r.scope.as_str() {
@@ -572,7 +573,7 @@ impl BoilerplateStripper {
 /// teasers of other stories. Returns the block range [start, end).
 ///
 /// `anchors`: the raw lines where the headline repeats (one is the page's
-/// <h1>); a stretch starting at most `MAX_ANCHOR_DISTANCE` blocks below one is
+/// <h1>); a stretch starting at most `MAX_HEADLINE_TO_BODY` blocks below one is
 /// the article's likeliest place and weighs `ANCHOR_WEIGHT` times its size
 /// (dev-set cleaning F1: weight 3 .896, weight 10 .901). Only the first
 /// repeat counted until session 6; a headline listed in a menu above the
@@ -581,9 +582,6 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
     const MAX_GAP: usize = 6;
     const MIN_SHARE: f64 = 0.35;
     const ANCHOR_WEIGHT: usize = 10;
-    // How far below the headline's copy (in blocks: byline, date, share
-    // buttons, a caption) the article may start.
-    const MAX_ANCHOR_DISTANCE: usize = 12;
     let mut segments: Vec<(usize, usize, usize)> = Vec::new(); // start, end, chars
     let mut gap = usize::MAX;
     for (i, b) in blocks.iter().enumerate() {
@@ -608,7 +606,7 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
     for &line in anchors {
         let after = blocks.partition_point(|b| b.line < line);
         if let Some(seg) = segments.iter_mut().find(|seg| seg.0 >= after) {
-            if seg.0 - after <= MAX_ANCHOR_DISTANCE {
+            if seg.0 - after <= MAX_HEADLINE_TO_BODY {
                 seg.2 *= ANCHOR_WEIGHT;
             }
         }
@@ -620,13 +618,17 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
     (start, end)
 }
 
+/// How far below the headline's copy (in blocks: byline, date, share
+/// buttons, a caption) the article may start: both for weighing a stretch as
+/// the article and for reaching up from it to its lead.
+const MAX_HEADLINE_TO_BODY: usize = 12;
+
 /// The article's first paragraphs follow the headline's repeat (the page's
 /// <h1>) and its byline, however low their stopword density (a lead written
 /// in short sentences, or in a language the lists cover thinly). Whole
 /// sentences between the headline and the body found by `main_region` start
 /// the article, as long as no other body-like stretch sits between.
 fn lead_after_headline(blocks: &[Block], anchor: Option<usize>, region_start: usize) -> usize {
-    const MAX_LEAD_BLOCKS: usize = 12;
     let Some(h1) = anchor else { return region_start };
     let Some(after) = blocks.iter().position(|b| b.line > h1) else { return region_start };
     if after >= region_start {
@@ -634,7 +636,7 @@ fn lead_after_headline(blocks: &[Block], anchor: Option<usize>, region_start: us
     }
     // Captions and standfirsts sit above the byline; the article below it.
     let after = blocks[after..region_start].iter().rposition(|b| b.reason == Some("byline")).map_or(after, |k| after + k + 1);
-    if region_start - after > MAX_LEAD_BLOCKS {
+    if region_start - after > MAX_HEADLINE_TO_BODY {
         return region_start;
     }
     let lead = &blocks[after..region_start];
