@@ -668,7 +668,7 @@ fn looks_clean(blocks: &[Block]) -> bool {
         .filter(|b| {
             let t = b.stripped;
             // Score and table lines carry digits; menu entries do not.
-            b.shape.tokens <= 3 && !t.ends_with(['.', '!', '?', ':', '"', '”']) && !t.chars().any(|c| c.is_ascii_digit())
+            b.shape.tokens <= 3 && !ends_sentence(t) && !t.ends_with([':', '"', '”']) && !t.chars().any(|c| c.is_ascii_digit())
         })
         .count();
     (menu_like as f64) < blocks.len() as f64 * MAX_MENU_SHARE
@@ -759,7 +759,8 @@ fn mark_headline_lists(blocks: &mut [Block]) {
         let t = b.stripped;
         matches!(b.class, Class::Short | Class::NearGood | Class::Bad)
             && b.shape.tokens <= MAX_WORDS
-            && !t.trim_end_matches(['"', '”', '’', ')']).ends_with(['.', '!', '?', ':', ';', ','])
+            && !ends_sentence(t)
+            && !t.trim_end_matches(['"', '”', '’', ')']).ends_with([':', ';', ','])
     };
     let mut i = 0;
     while i < blocks.len() {
@@ -868,10 +869,30 @@ impl<'r> PageTerms<'r> {
 /// Below this stopword density a block is in a language our lists miss.
 const UNCOVERED_DENSITY: f64 = 0.05;
 
+/// Marks that end a sentence, in Latin, CJK (full-width), Devanagari and
+/// Arabic script. A Japanese paragraph ends in '。', not '.': without them its
+/// lines looked like a run of headlines and the lead was cut as navigation.
+const SENTENCE_ENDS: [char; 9] = ['.', '!', '?', '。', '！', '？', '।', '؟', '．'];
+
+/// Ends in a sentence mark (closing quotes and brackets aside). An
+/// ellipsis after a single fragment ends a teaser cut short; after whole
+/// sentences it is a quote trailing off.
+fn ends_sentence(text: &str) -> bool {
+    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', '）', '」', '』', '*', ' ']);
+    if !t.ends_with(SENTENCE_ENDS) {
+        return false;
+    }
+    let cut_short = t.trim_end_matches(['.', '…']);
+    if t.len() - cut_short.len() < 2 && !t.ends_with('…') {
+        return true;
+    }
+    cut_short.split_whitespace().any(|w| w.trim_end_matches(['"', '”', '»', ')']).ends_with(SENTENCE_ENDS))
+}
+
 /// Sentences rather than a list of names or links: several sentence ends,
 /// and mostly lowercase words.
 fn is_prose(text: &str) -> bool {
-    let ends = text.matches(['.', '!', '?', '。', '؟']).count();
+    let ends = text.matches(SENTENCE_ENDS).count();
     let (mut words, mut capitalised) = (0, 0);
     for w in text.split_whitespace() {
         words += 1;
@@ -880,10 +901,14 @@ fn is_prose(text: &str) -> bool {
     ends >= 2 && capitalised * 2 < words
 }
 
-/// Ends like a sentence and has a few words.
+/// Ends like a sentence (or introduces what follows, with a colon) and has a
+/// few words; in scripts written without spaces, a dozen characters.
 fn is_sentence(text: &str) -> bool {
-    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', '*', ' ']);
-    t.ends_with(['.', '!', '?', ':', '。', '؟']) && text.split_whitespace().count() >= 6
+    const MIN_WORDS: usize = 6;
+    const MIN_DENSE_CHARS: usize = 12;
+    (ends_sentence(text) || text.trim_end().ends_with([':', '：']))
+        && (text.split_whitespace().count() >= MIN_WORDS
+            || text.chars().filter(|&c| crate::is_dense_script(c)).count() >= MIN_DENSE_CHARS)
 }
 
 /// Wire copy and some exports break lines inside sentences: a block that
@@ -1288,6 +1313,39 @@ mod tests {
         assert_eq!(reason_of(&removed, "Posted on"), Some("byline"));
         assert!(reason_of(&removed, "Mayor Quimby, pictured").is_some(), "{removed:?}");
         assert_eq!(reason_of(&removed, "Share this"), Some("share"));
+    }
+
+    #[test]
+    fn a_japanese_lead_under_the_menu_is_kept_and_the_menu_goes() {
+        // Japanese sentences end in '。' and hold no spaces: read as
+        // one-word lines, the lead looked like more menu entries.
+        let para = "フジテレビと放映権契約を結ぶなど、密接な関係を築いてきたスポーツの各競技団体も対応に追われている。関係者によると、協議は来月まで続く見通しで、スポンサー企業の判断が焦点になる。";
+        let raw = format!(
+            "スポーツ界に激震\n\n政治\n\n芸能\n\nスポーツ\n\nライフ\n\n経済\n\nスポーツ界に激震\n\n\
+             公開日：2025/01/31 11:30\n\nシェアする\n\n\
+             元タレントの女性トラブルを発端にした問題が、スポーツ界に飛び火している。\n\n\
+             スポンサー企業が続出。\n\n{para}\n\n{para}\n\n{para}\n\n関連記事\n\nプロ野球界に飛び火\n\n次の試合の見どころ\n"
+        );
+        let (title, text, removed) = stripper().clean(&raw);
+        assert_eq!(title.as_deref(), Some("スポーツ界に激震"));
+        assert!(text.starts_with("元タレントの女性トラブル"), "{text}");
+        assert!(text.contains("スポンサー企業が続出。"), "{text}");
+        assert!(reason_of(&removed, "芸能").is_some(), "{removed:?}");
+        assert!(!text.contains("関連記事"), "{text}");
+    }
+
+    #[test]
+    fn a_quote_trailing_off_stays_and_teasers_cut_short_go() {
+        let raw = format!(
+            "Springfield budget fails again\n\nTop stories\n\nMayor quits after the vote, aides say..\n\n\
+             Plant closure leaves hundreds without..\n\nSchool board weighs a four-day…\n\n\
+             Springfield budget fails again\n\n{BODY1}\n\n\
+             \"We will not give up,\" the mayor said. \"The city needs this money, and the council knows Ross Hatch, Ned Lee...\n\n{BODY2}\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.contains("the council knows Ross Hatch, Ned Lee..."), "{text}");
+        assert!(reason_of(&removed, "Plant closure").is_some(), "{removed:?}");
+        assert!(reason_of(&removed, "School board").is_some(), "{removed:?}");
     }
 
     #[test]
