@@ -768,7 +768,18 @@ fn mark_headline_lists(blocks: &mut [Block]) {
         while j < blocks.len() && headline(&blocks[j]) {
             j += 1;
         }
-        if j - i >= MIN_RUN {
+        // Lines a body sentence introduces ("The Prophet said:") and body
+        // text follows are a quotation or a list inside the article.
+        let introduced = i > 0 && {
+            let intro = &blocks[i - 1];
+            intro.reason.is_none() && is_sentence(intro.stripped) && intro.stripped.trim_end().ends_with([':', '：'])
+        };
+        let body_after = blocks.get(j).is_some_and(|b| b.reason.is_none() && is_sentence(b.stripped));
+        if introduced && body_after {
+            for b in blocks[i..j].iter_mut().filter(|b| b.reason.is_none()) {
+                b.class = Class::Good;
+            }
+        } else if j - i >= MIN_RUN {
             for b in &mut blocks[i..j] {
                 b.class = Class::Bad;
                 b.reason = b.reason.or(Some("navigation"));
@@ -874,19 +885,35 @@ const UNCOVERED_DENSITY: f64 = 0.05;
 /// lines looked like a run of headlines and the lead was cut as navigation.
 const SENTENCE_ENDS: [char; 9] = ['.', '!', '?', '。', '！', '？', '।', '؟', '．'];
 
-/// Ends in a sentence mark (closing quotes and brackets aside). An
+/// Ends in a sentence mark (closing quotes and brackets aside, and a
+/// reference in brackets after it: "... to piety.” [Al Maa-idah 8]"). An
 /// ellipsis after a single fragment ends a teaser cut short; after whole
-/// sentences it is a quote trailing off.
+/// sentences, or closed by a quote mark, it is a quote trailing off.
 fn ends_sentence(text: &str) -> bool {
-    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', '）', '」', '』', '*', ' ']);
-    if !t.ends_with(SENTENCE_ENDS) {
+    const CLOSERS: [char; 10] = ['"', '”', '’', '\'', ')', '）', '」', '』', '*', ' '];
+    const QUOTES: [char; 6] = ['"', '”', '’', '\'', '」', '』'];
+    let t = without_reference(text.trim_end());
+    let quoted = t.trim_end_matches([')', '*', ' ']).ends_with(QUOTES);
+    let t = t.trim_end_matches(CLOSERS);
+    if !t.ends_with(SENTENCE_ENDS) && !t.ends_with('…') {
         return false;
     }
     let cut_short = t.trim_end_matches(['.', '…']);
-    if t.len() - cut_short.len() < 2 && !t.ends_with('…') {
+    if quoted || t.len() - cut_short.len() < 2 && !t.ends_with('…') {
         return true;
     }
     cut_short.split_whitespace().any(|w| w.trim_end_matches(['"', '”', '»', ')']).ends_with(SENTENCE_ENDS))
+}
+
+/// `text` without a short reference in square brackets at its end (a
+/// verse, a page, a source), when something comes before it.
+fn without_reference(text: &str) -> &str {
+    const MAX_REFERENCE_WORDS: usize = 6;
+    let Some(body) = text.strip_suffix(']') else { return text };
+    match body.rfind('[') {
+        Some(open) if open > 0 && body[open + 1..].split_whitespace().count() <= MAX_REFERENCE_WORDS => text[..open].trim_end(),
+        _ => text,
+    }
 }
 
 /// Sentences rather than a list of names or links: several sentence ends,
@@ -1346,6 +1373,22 @@ mod tests {
         assert!(text.contains("the council knows Ross Hatch, Ned Lee..."), "{text}");
         assert!(reason_of(&removed, "Plant closure").is_some(), "{removed:?}");
         assert!(reason_of(&removed, "School board").is_some(), "{removed:?}");
+    }
+
+    #[test]
+    fn quotations_with_references_and_lines_a_sentence_introduces_stay() {
+        let raw = format!(
+            "Do not hate beyond measure\n\nHome\n\nArchive\n\nDo not hate beyond measure\n\n{BODY1}\n\n\
+             “…And do not let the hatred of a people lead you to transgress against them…” [Al Maa-idah 2]\n\n\
+             The scholar Abu Hurairah reported that the Prophet said:\n\n\
+             ْﺐِﺒْﺣَﺃ َﻚَﺒﻴِﺒَﺣ ﺎًﻧْﻮَﻫ ﺎَﻣ\n\nﻰَﺴَﻋ ْﻥَﺃ َﻥﻮُﻜَﻳ\n\nﺎَﻣ\n\n{BODY2}\n\nShare this:\n\nFacebook\n\nTwitter\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.contains("[Al Maa-idah 2]"), "{text}\n{removed:?}");
+        assert!(text.contains("the Prophet said:\n\nْﺐِﺒْﺣَﺃ"), "{text}\n{removed:?}");
+        assert!(text.contains("ﻰَﺴَﻋ ْﻥَﺃ َﻥﻮُﻜَﻳ"), "{text}");
+        assert_eq!(reason_of(&removed, "Share this"), Some("share"));
+        assert!(reason_of(&removed, "Twitter").is_some(), "{removed:?}");
     }
 
     #[test]
