@@ -1392,6 +1392,25 @@ mod tests {
     }
 
     #[test]
+    fn agency_photo_credits_mark_captions_of_any_length() {
+        let long_caption = "A man rides on a donkey in the village of Kifl Hares opposite the settlement of Revava on November 19, 2019. \
+            The United States no longer considers settlements in the West Bank illegal, a reversal of four decades of policy that \
+            drew criticism from the Palestinians, the European Union and most of the Security Council members, while the \
+            government welcomed it and pledged to press ahead with new measures. Jaafar ASHTIYEH / AFP";
+        let raw = format!(
+            "Title of the report here\n\n{BODY1}\n\n\
+             Vicente Aguiar loads garage door trims into his truck outside a store in Hialeah, Fla. (AP Photo/Alan Diaz, File)\n\n\
+             {BODY2}\n\n{long_caption}\n\n{BODY1} Again.\n\n\
+             Rep. Ilhan Omar speaks at the Capitol on July 25, 2019.J. Scott Applewhite / AP file\n\n\
+             This March 28, 2017, file photo, provided by the State Registry shows the defendant.\n\n\
+             Chinese President Xi Jinping at a political gathering in Beijing. (Lintao Zhang/Getty Images)\n\n{BODY2} Again.\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} Again.\n\n{BODY2} Again."), "{removed:?}");
+        assert_eq!(reasons(&removed).iter().filter(|r| **r == "caption").count(), 5, "{removed:?}");
+    }
+
+    #[test]
     fn player_and_ad_slot_notices_and_full_screen_buttons_are_cut() {
         let raw = format!(
             "Title of the report here\n\n{BODY1}\n\nLjuduppspelningen är AI-genererad. Felaktigheter kan förekomma.\n\n\
