@@ -336,7 +336,7 @@ impl BoilerplateStripper {
         }
         let (region_start, region_end) = main_region(&blocks[..cut_from], &title_repeats, |seg| self.is_promo(seg));
         // The headline's copy that heads the article: the last one above it.
-        let h1 = title_repeats.iter().copied().filter(|&l| blocks.get(region_start).is_some_and(|b| l < b.line)).last();
+        let h1 = title_repeats.iter().copied().rfind(|&l| blocks.get(region_start).is_some_and(|b| l < b.line));
         let region_start = lead_after_headline(&blocks, h1, region_start);
         let first_good = first_good.map(|_| region_start);
         let mut last_good = (region_end > region_start).then(|| region_end - 1);

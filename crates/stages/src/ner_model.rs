@@ -361,7 +361,7 @@ pub fn label_spans(labels: &[usize]) -> Vec<(usize, usize, usize)> {
         let ty = label_type(labels[i]);
         let mut j = i + 1;
         // I- labels are the even ones.
-        while ty != 0 && j < labels.len() && labels[j] % 2 == 0 && label_type(labels[j]) == ty {
+        while ty != 0 && j < labels.len() && labels[j].is_multiple_of(2) && label_type(labels[j]) == ty {
             j += 1;
         }
         if ty != 0 {
