@@ -403,7 +403,7 @@ impl BoilerplateStripper {
         decided: impl Iterator<Item = (&'b Block<'b>, Option<&'b str>)>,
         removed: &mut Vec<RemovedBlock>,
     ) -> String {
-        let mut kept = Vec::new();
+        let mut kept: Vec<std::borrow::Cow<str>> = Vec::new();
         for (b, reason) in decided {
             if let Some(r) = reason {
                 removed.push(RemovedBlock { line: b.line, reason: r.to_string(), text: b.text.to_string() });
@@ -411,7 +411,22 @@ impl BoilerplateStripper {
                     continue;
                 }
             }
-            kept.push(b.text);
+            let cards = hover_cards(b.text);
+            for card in &cards {
+                removed.push(RemovedBlock { line: b.line, reason: "hover_card".into(), text: b.text[card.clone()].to_string() });
+            }
+            if cards.is_empty() || self.config.mark_only {
+                kept.push(b.text.into());
+            } else {
+                let mut text = String::with_capacity(b.text.len());
+                let mut from = 0;
+                for card in cards {
+                    text.push_str(&b.text[from..card.start]);
+                    from = card.end;
+                }
+                text.push_str(&b.text[from..]);
+                kept.push(text.into());
+            }
         }
         removed.sort_by_key(|r| r.line);
         kept.join("\n\n")
@@ -875,6 +890,58 @@ impl<'r> PageTerms<'r> {
         }
         terms
     }
+}
+
+/// Hover cards glued into a sentence, as some US outlets' pages export
+/// them: "Rep. Ilhan OmarIlhan OmarHillicon Valley: ... | ... MORE (D-Minn.)".
+/// The name runs into its repeat (a lower-case letter, then a capital), the
+/// repeat into the card's headlines, and "MORE" closes the card. Returns the
+/// byte ranges of the cards: from the repeat to "MORE".
+fn hover_cards(text: &str) -> Vec<std::ops::Range<usize>> {
+    const MAX_NAME_BYTES: usize = 60;
+    const MAX_NAME_WORDS: usize = 4;
+    const MAX_CARD_BYTES: usize = 1500;
+    const CLOSER: &str = " MORE";
+    let mut cards = Vec::new();
+    if !text.contains(CLOSER) {
+        return cards;
+    }
+    let mut prev = ' ';
+    let mut skip_to = 0;
+    for (g, c) in text.char_indices() {
+        let glued = prev.is_lowercase() && c.is_uppercase();
+        prev = c;
+        if !glued || g < skip_to {
+            continue;
+        }
+        // The name's last word, right before the glue ("Omar").
+        let word_start = text[..g].rfind(char::is_whitespace).map_or(0, |k| k + 1);
+        let surname = &text[word_start..g];
+        if surname.chars().count() < 2 || !surname.starts_with(char::is_uppercase) {
+            continue;
+        }
+        // Its repeat: the full name (two to four capitalised words), ending
+        // in the same word and glued to a capital.
+        let window = &text[g..text.floor_char_boundary(g + MAX_NAME_BYTES)];
+        let Some(repeat_end) = window.match_indices(surname).map(|(k, _)| g + k + surname.len()).find(|&e| {
+            let words = || text[g..e].split(' ');
+            text[e..].starts_with(char::is_uppercase)
+                && (2..=MAX_NAME_WORDS).contains(&words().count())
+                && words().all(|w| w.starts_with(char::is_uppercase) && !w.contains(['.', ',', ':', '|']))
+        }) else {
+            continue;
+        };
+        let rest = &text[repeat_end..text.floor_char_boundary(repeat_end + MAX_CARD_BYTES)];
+        let Some(close) = rest.find(CLOSER) else { continue };
+        let end = repeat_end + close + CLOSER.len();
+        // "MORE" ends a word: "MOREOVER" is not the closer.
+        if text[end..].starts_with(char::is_alphanumeric) {
+            continue;
+        }
+        cards.push(g..end);
+        skip_to = end;
+    }
+    cards
 }
 
 /// Below this stopword density a block is in a language our lists miss.
@@ -1408,6 +1475,28 @@ mod tests {
         let (_, text, removed) = stripper().clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}\n\n{BODY1} Again.\n\n{BODY2} Again."), "{removed:?}");
         assert_eq!(reasons(&removed).iter().filter(|r| **r == "caption").count(), 5, "{removed:?}");
+    }
+
+    #[test]
+    fn hover_cards_glued_into_a_sentence_are_cut_and_reported() {
+        let raw = format!(
+            "Man pleads guilty to threatening lawmaker\n\n{BODY1}\n\n\
+             A New York man pleaded guilty to threatening Rep. Ilhan OmarIlhan OmarHillicon Valley: Progressives oppose \
+             funding bill | Senators call for 5G security coordinator Omar asks court to apply 'system of compassion' MORE \
+             (D-Minn.), the U.S. Attorney's Office said Monday, ending a case that drew national attention.\n\n\
+             The McDonald's on Main Street and the YouTube channel of the YouTube star said ONE MORE time that they would stay open.\n\n{BODY2}\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.contains("threatening Rep. Ilhan Omar (D-Minn.), the U.S. Attorney's Office"), "{text}");
+        assert!(text.contains("the YouTube channel of the YouTube star said ONE MORE time"), "{text}");
+        let cards: Vec<_> = removed.iter().filter(|r| r.reason == "hover_card").collect();
+        assert_eq!(cards.len(), 1, "{removed:?}");
+        assert!(cards[0].text.starts_with("Ilhan OmarHillicon Valley") && cards[0].text.ends_with("compassion' MORE"), "{cards:?}");
+        // Marking only: the card stays in the text and is still reported.
+        let marker = BoilerplateStripper::new(CleanConfig { mark_only: true, ..CleanConfig::default() }).unwrap();
+        let (_, text, removed) = marker.clean(&raw);
+        assert!(text.contains("OmarIlhan OmarHillicon"), "{text}");
+        assert!(removed.iter().any(|r| r.reason == "hover_card"), "{removed:?}");
     }
 
     #[test]
