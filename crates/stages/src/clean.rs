@@ -258,14 +258,15 @@ impl BoilerplateStripper {
             let stripped = strip_markup(text);
             // Longer repeats (a standfirst repeated as the first paragraph)
             // are settled at output, where the copy inside the article wins.
-            if title.as_deref() == Some(stripped) {
+            let headline_copy = title.as_deref().is_some_and(|t| is_headline_copy(stripped, t));
+            if headline_copy {
                 title_repeats.push(line);
             }
             // One pass counts what every rule below asks (the stopwords of
             // a line dropped as a repeat are counted for nothing, cheaply).
             let stats = crate::text_stats(stripped, Some(&self.stopwords));
             let shape = Shape::from(stats);
-            if title.as_deref() == Some(stripped) || (shape.tokens <= 8 && !seen.insert(stripped)) {
+            if headline_copy || (shape.tokens <= 8 && !seen.insert(stripped)) {
                 removed.push(RemovedBlock { line, reason: "repeated".into(), text: text.to_string() });
                 continue;
             }
@@ -615,9 +616,22 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
             gap = gap.saturating_add(1);
         }
     }
+    // The headline's copy inside a stretch starts the article: what runs
+    // above it (teasers of related stories, a standfirst) is a stretch of its own.
+    for &line in anchors {
+        let at = blocks.partition_point(|b| b.line < line);
+        if let Some(k) = segments.iter().position(|seg| seg.0 < at && at < seg.1) {
+            let (start, end, _) = segments[k];
+            let chars = |r: std::ops::Range<usize>| {
+                blocks[r].iter().filter(|b| b.class == Class::Good && b.reason.is_none()).map(|b| b.text.len()).sum::<usize>()
+            };
+            segments[k] = (start, at, chars(start..at));
+            segments.insert(k + 1, (at, end, chars(at..end)));
+        }
+    }
     // A stretch that is a subscription box ("Unlimited online access ...",
     // "Subscribe to unlock ...") is not the article, however long.
-    segments.retain(|seg| !is_promo(&blocks[seg.0..seg.1]));
+    segments.retain(|seg| !is_promo(&blocks[seg.0..seg.1]) && seg.2 > 0);
     for &line in anchors {
         let after = blocks.partition_point(|b| b.line < line);
         if let Some(seg) = segments.iter_mut().find(|seg| seg.0 >= after) {
@@ -942,6 +956,19 @@ fn hover_cards(text: &str) -> Vec<std::ops::Range<usize>> {
         skip_to = end;
     }
     cards
+}
+
+/// The headline again: verbatim, or behind a section kicker ("Kultur :
+/// Ehrengast der ...", "Politics | ...") as many pages set their <h1>.
+fn is_headline_copy(line: &str, title: &str) -> bool {
+    const MAX_KICKER_WORDS: usize = 3;
+    if line == title {
+        return true;
+    }
+    let Some(kicker) = line.strip_suffix(title) else { return false };
+    let kicker = kicker.trim_end();
+    kicker.ends_with([':', '|', '–', '—'])
+        && (1..=MAX_KICKER_WORDS).contains(&kicker.trim_end_matches([':', '|', '–', '—']).split_whitespace().count())
 }
 
 /// Below this stopword density a block is in a language our lists miss.
@@ -1497,6 +1524,23 @@ mod tests {
         let (_, text, removed) = marker.clean(&raw);
         assert!(text.contains("OmarIlhan OmarHillicon"), "{text}");
         assert!(removed.iter().any(|r| r.reason == "hover_card"), "{removed:?}");
+    }
+
+    #[test]
+    fn teasers_above_the_headline_copy_behind_a_kicker_are_cut() {
+        let teaser1 = "Wegen der Klimakrise häufen sich die Taifune auf den Philippinen, und die Regierung lässt die Menschen mit den Schäden allein, sagen die Helfer vor Ort.";
+        let teaser2 = "Auf den Philippinen gilt eines der strengsten Abtreibungsverbote der Welt, und den Frauen bleibt oft keine andere Möglichkeit als gefährliche Pillen.";
+        let raw = format!(
+            "Was lesen die Philippinen?\n\nStartseite\n\nKultur\n\nMehr zum Thema\n\n\
+             Allein gelassen mit den Schäden\n\n{teaser1}\n\nLaura Fornell\n\n\
+             Frauen sterben an Pillen\n\n{teaser2}\n\nRebecca Ratcliffe\n\n\
+             Kultur : Was lesen die Philippinen?\n\n{BODY1}\n\n{BODY2}\n\n{BODY1} Again.\n"
+        );
+        let (title, text, removed) = stripper().clean(&raw);
+        assert_eq!(title.as_deref(), Some("Was lesen die Philippinen?"));
+        assert!(text.starts_with(BODY1), "{text}");
+        assert_eq!(reason_of(&removed, "Kultur : Was lesen"), Some("repeated"));
+        assert!(reason_of(&removed, "Wegen der Klimakrise").is_some(), "{removed:?}");
     }
 
     #[test]
