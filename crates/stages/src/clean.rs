@@ -799,11 +799,11 @@ fn mark_headline_lists(blocks: &mut [Block]) {
         }
         // Lines a body sentence introduces ("The Prophet said:") and body
         // text follows are a quotation or a list inside the article.
-        let introduced = i > 0 && {
+        let introduced = j > i && i > 0 && {
             let intro = &blocks[i - 1];
             intro.reason.is_none() && is_sentence(intro.stripped) && intro.stripped.trim_end().ends_with([':', '：'])
         };
-        let body_after = blocks.get(j).is_some_and(|b| b.reason.is_none() && is_sentence(b.stripped));
+        let body_after = j > i && blocks.get(j).is_some_and(|b| b.reason.is_none() && is_sentence(b.stripped));
         if introduced && body_after {
             for b in blocks[i..j].iter_mut().filter(|b| b.reason.is_none()) {
                 b.class = Class::Good;
@@ -1028,8 +1028,8 @@ fn is_sentence(text: &str) -> bool {
     const MIN_WORDS: usize = 6;
     const MIN_DENSE_CHARS: usize = 12;
     (ends_sentence(text) || text.trim_end().ends_with([':', '：']))
-        && (text.split_whitespace().count() >= MIN_WORDS
-            || text.chars().filter(|&c| crate::is_dense_script(c)).count() >= MIN_DENSE_CHARS)
+        && (text.split_whitespace().nth(MIN_WORDS - 1).is_some()
+            || text.chars().filter(|&c| crate::is_dense_script(c)).nth(MIN_DENSE_CHARS - 1).is_some())
 }
 
 /// Wire copy and some exports break lines inside sentences: a block that
