@@ -302,6 +302,7 @@ impl BoilerplateStripper {
             }
         }
         keep_tables_a_sentence_introduces(&mut blocks);
+        keep_fact_lists_after_body(&mut blocks);
         mark_headline_lists(&mut blocks);
         revise_from_context(&mut blocks);
         join_broken_lines(&mut blocks);
@@ -1095,6 +1096,36 @@ fn keep_tables_a_sentence_introduces(blocks: &mut [Block]) {
     }
 }
 
+/// A list of "Label: value" rows right after the body, under at most one
+/// heading ("Qualified teams", then "England (Group A): 10th appearance",
+/// ...), is the article's fact box. `MIN_ROWS` of them at least: a page's
+/// metadata lines ("Author: ...", "Published: ...") come fewer.
+fn keep_fact_lists_after_body(blocks: &mut [Block]) {
+    const MIN_ROWS: usize = 5;
+    const MAX_ROW_WORDS: usize = 12;
+    let is_row = |b: &Block| b.reason.is_none() && b.words <= MAX_ROW_WORDS && is_key_value(b.stripped);
+    let mut i = 0;
+    while i < blocks.len() {
+        if !(blocks[i].class == Class::Good && blocks[i].reason.is_none()) {
+            i += 1;
+            continue;
+        }
+        let mut first = i + 1;
+        if blocks.get(first).is_some_and(|b| b.reason.is_none() && !is_row(b) && b.words <= MAX_ROW_WORDS && !ends_sentence(b.stripped)) {
+            first += 1;
+        }
+        let rows = blocks[first.min(blocks.len())..].iter().take_while(|b| is_row(b)).count();
+        if rows >= MIN_ROWS {
+            for b in &mut blocks[i + 1..first + rows] {
+                b.class = Class::Good;
+            }
+            i = first + rows;
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// A list item of the form "Label: value" ("Path A: Iceland, Norway",
 /// "England (Group A): 10th appearance"), the label a few words long.
 fn is_key_value(t: &str) -> bool {
@@ -1541,6 +1572,22 @@ mod tests {
         assert!(text.starts_with(BODY1), "{text}");
         assert_eq!(reason_of(&removed, "Kultur : Was lesen"), Some("repeated"));
         assert!(reason_of(&removed, "Wegen der Klimakrise").is_some(), "{removed:?}");
+    }
+
+    #[test]
+    fn a_fact_list_after_the_body_stays_and_metadata_lines_go() {
+        let raw = format!(
+            "Euro 2020 qualifying\n\nHome\n\nSoccer\n\nEuro 2020 qualifying\n\n{BODY1}\n\n{BODY2}\n\nQualified teams\n\n\
+             England (Group A): 10th appearance\n\nCzech Republic (Group A): Seventh appearance\n\n\
+             Ukraine (Group B): Third appearance\n\nSpain (Group F): 11th appearance\n\nFinland (Group J): Zero appearances\n\n\
+             Roger Gonzalez\n\nCBS Sports Writer\n\nOur Latest Stories\n\nPochettino fired by Tottenham\n\nMore soccer news\n"
+        );
+        let (_, text, _) = stripper().clean(&raw);
+        assert!(text.ends_with("Qualified teams\n\nEngland (Group A): 10th appearance\n\nCzech Republic (Group A): Seventh appearance\n\n\
+             Ukraine (Group B): Third appearance\n\nSpain (Group F): 11th appearance\n\nFinland (Group J): Zero appearances"), "{text}");
+        let raw = format!("Council passes the budget\n\n{BODY1}\n\n{BODY2}\n\nAuthor: Jane Doe\n\nPublished: 12 May 2024\n\nSection: Politics\n\nHome\n\nContact\n");
+        let (_, text, _) = stripper().clean(&raw);
+        assert_eq!(text, format!("{BODY1}\n\n{BODY2}"));
     }
 
     #[test]
