@@ -130,6 +130,8 @@ pub struct BoilerplateStripper {
     /// Matches appeal terms; `appeal.min_terms` different ones make an appeal.
     appeal: Option<(aho_corasick::AhoCorasick, AppealRule)>,
     stopwords: crate::StopwordSet,
+    /// For each stopword, the languages whose list holds it.
+    languages: LanguageOfWords,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +234,8 @@ impl BoilerplateStripper {
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
         let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace()).collect();
-        Ok(BoilerplateStripper { config, lexicon, pattern_rule, rules, appeal, stopwords })
+        let languages = LanguageOfWords::new(lists.values().map(String::as_str));
+        Ok(BoilerplateStripper { config, lexicon, pattern_rule, rules, appeal, stopwords, languages })
     }
 
     /// Cleans one text: returns (title, cleaned text, removed blocks).
@@ -340,6 +343,7 @@ impl BoilerplateStripper {
         // The headline's copy that heads the article: the last one above it.
         let h1 = title_repeats.iter().copied().rfind(|&l| blocks.get(region_start).is_some_and(|b| l < b.line));
         let region_start = lead_after_headline(&blocks, h1, region_start);
+        let region_end = self.cut_other_language_tail(&mut blocks, region_start, region_end);
         let first_good = first_good.map(|_| region_start);
         let mut last_good = (region_end > region_start).then(|| region_end - 1);
         // Up to two whole sentences right after the last body block,
@@ -518,6 +522,63 @@ impl BoilerplateStripper {
         } else {
             stop / words
         }
+    }
+
+    /// Body blocks at the end of the article in another language than the
+    /// article (an English teaser under a Vietnamese report) are furniture:
+    /// each goes with reason `other_language`. A block's language is the
+    /// list with the most of its stopwords; it is another language only when
+    /// that list holds `OTHER_FACTOR` times more of them than the article's
+    /// list, so close languages (Danish and Norwegian, Croatian and Serbian)
+    /// sharing their function words never part. Returns the new region end.
+    fn cut_other_language_tail(&self, blocks: &mut [Block], start: usize, end: usize) -> usize {
+        const MIN_HITS: usize = 3;
+        const OTHER_FACTOR: usize = 4;
+        const MIN_BLOCKS: usize = 4;
+        if end < start + MIN_BLOCKS || self.languages.len() < 2 {
+            return end;
+        }
+        // A block's first few hundred bytes tell its language as well as
+        // the whole of it.
+        const SAMPLE_BYTES: usize = 320;
+        let hits = |text: &str| self.languages.counts(&text[..text.floor_char_boundary(SAMPLE_BYTES)]);
+        let best = |h: &[u16]| h.iter().enumerate().max_by_key(|&(_, n)| *n).map_or((0, 0), |(i, &n)| (i, usize::from(n)));
+        let is_body = |b: &Block| b.class == Class::Good && b.reason.is_none();
+        // Most articles end in their own language: look at the last body
+        // block before counting the article's stopwords.
+        let Some(last) = (start..end).rev().find(|&i| is_body(&blocks[i])) else { return end };
+        if best(&hits(blocks[last].stripped)).1 < MIN_HITS {
+            return end;
+        }
+        // The article's language, from its longest body block.
+        let Some(longest) = (start..end).filter(|&i| is_body(&blocks[i])).max_by_key(|&i| blocks[i].text.len()) else {
+            return end;
+        };
+        let (doc_lang, doc_hits) = best(&hits(blocks[longest].stripped));
+        if doc_hits < MIN_HITS {
+            return end;
+        }
+        // Never more than the tail: at most half of the article's blocks.
+        let floor = start + (end - start) / 2;
+        let mut cut_any = false;
+        let mut k = end;
+        while k > floor {
+            if is_body(&blocks[k - 1]) {
+                let h = hits(blocks[k - 1].stripped);
+                let (lang, n) = best(&h);
+                if lang == doc_lang || n < MIN_HITS || usize::from(h[doc_lang]) * OTHER_FACTOR > n {
+                    break;
+                }
+                blocks[k - 1].reason = Some("other_language");
+                cut_any = true;
+            }
+            k -= 1;
+        }
+        if !cut_any {
+            return end;
+        }
+        // The article now ends at its last body block in its own language.
+        (start..k).rev().find(|&i| is_body(&blocks[i])).map_or(end, |i| i + 1)
     }
 
     /// Stopword lists cover some languages better than others (a Vietnamese
@@ -970,6 +1031,51 @@ fn is_headline_copy(line: &str, title: &str) -> bool {
     let kicker = kicker.trim_end();
     kicker.ends_with([':', '|', '–', '—'])
         && (1..=MAX_KICKER_WORDS).contains(&kicker.trim_end_matches([':', '|', '–', '—']).split_whitespace().count())
+}
+
+/// Which stopword lists hold each word: one lookup per word tells a
+/// block's language among all the lists (up to 128 of them).
+struct LanguageOfWords {
+    langs: HashMap<String, u128, foldhash::fast::FixedState>,
+    count: usize,
+}
+
+impl LanguageOfWords {
+    fn new<'l>(lists: impl Iterator<Item = &'l str>) -> LanguageOfWords {
+        let mut langs: HashMap<String, u128, foldhash::fast::FixedState> = HashMap::default();
+        let mut count = 0;
+        for (i, list) in lists.enumerate().take(128) {
+            for w in list.split_whitespace() {
+                *langs.entry(w.to_lowercase()).or_default() |= 1u128 << i;
+            }
+            count = i + 1;
+        }
+        LanguageOfWords { langs, count }
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Stopwords of `text` in each list.
+    fn counts(&self, text: &str) -> Vec<u16> {
+        let mut counts = vec![0u16; self.count];
+        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            let found = if word.chars().any(char::is_uppercase) {
+                self.langs.get(&word.to_lowercase())
+            } else {
+                self.langs.get(word)
+            };
+            let Some(&mask) = found else { continue };
+            let mut bits = mask;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                counts[i] = counts[i].saturating_add(1);
+                bits &= bits - 1;
+            }
+        }
+        counts
+    }
 }
 
 /// Below this stopword density a block is in a language our lists miss.
@@ -1588,6 +1694,27 @@ mod tests {
         let raw = format!("Council passes the budget\n\n{BODY1}\n\n{BODY2}\n\nAuthor: Jane Doe\n\nPublished: 12 May 2024\n\nSection: Politics\n\nHome\n\nContact\n");
         let (_, text, _) = stripper().clean(&raw);
         assert_eq!(text, format!("{BODY1}\n\n{BODY2}"));
+    }
+
+    #[test]
+    fn body_blocks_in_another_language_at_the_end_go_and_a_quote_inside_stays() {
+        let vi = [
+            "Bác sĩ cho biết bệnh nhân đã được nội soi và phát hiện khối u trong ruột non, một bệnh lý hiếm gặp ở người cao tuổi.",
+            "Theo bác sĩ, lymphoma đường ruột là u ác tính phát triển từ mô lympho và thường được phát hiện muộn khi đã có biến chứng.",
+            "Bệnh xuất hiện chủ yếu ở người trên 60 tuổi, và những người có tiền sử viêm ruột mạn tính có nguy cơ cao hơn nhiều.",
+            "Nội soi định kỳ giúp phát hiện sớm các bệnh lý ác tính của đường tiêu hóa, để điều trị kịp thời và hiệu quả hơn.",
+        ];
+        let quote = "“I am very grateful to the doctors and nurses for all that they did for me,” he said in English to the reporters.";
+        let raw = format!(
+            "Phát hiện ung thư ruột non\n\nTrang chủ\n\nSức khỏe\n\nThế giới\n\nKinh doanh\n\nPhát hiện ung thư ruột non\n\n{}\n\n{}\n\n{quote}\n\n{}\n\n{}\n\n\
+             Interest rates cut but do not expect more straight away, says the Bank of England\n\n\
+             Rates have been cut, but the message from the Bank of England is not to expect more reductions immediately.\n",
+            vi[0], vi[1], vi[2], vi[3]
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.ends_with(vi[3]), "{text}");
+        assert!(text.contains(quote), "{text}");
+        assert_eq!(reason_of(&removed, "Rates have been cut"), Some("other_language"), "{removed:?}");
     }
 
     #[test]
