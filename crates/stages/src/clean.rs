@@ -991,7 +991,7 @@ fn hover_cards(text: &str) -> Vec<std::ops::Range<usize>> {
             continue;
         }
         // The name's last word, right before the glue ("Omar").
-        let word_start = text[..g].rfind(char::is_whitespace).map_or(0, |k| k + 1);
+        let word_start = text[..g].char_indices().rev().find(|(_, c)| c.is_whitespace()).map_or(0, |(k, c)| k + c.len_utf8());
         let surname = &text[word_start..g];
         if surname.chars().count() < 2 || !surname.starts_with(char::is_uppercase) {
             continue;
@@ -1656,6 +1656,10 @@ mod tests {
         let cards: Vec<_> = removed.iter().filter(|r| r.reason == "hover_card").collect();
         assert_eq!(cards.len(), 1, "{removed:?}");
         assert!(cards[0].text.starts_with("Ilhan OmarHillicon Valley") && cards[0].text.ends_with("compassion' MORE"), "{cards:?}");
+        // Any whitespace may precede the name (a no-break space is two bytes).
+        let nbsp = "Rep.\u{a0}Ilhan OmarIlhan OmarHillicon Valley: funding bill MORE (D-Minn.) said.";
+        assert_eq!(hover_cards(nbsp).len(), 1);
+        assert_eq!(hover_cards("Ärger\u{3000}ÜberÜber Über GroßAlles MORE"), Vec::<std::ops::Range<usize>>::new());
         // Marking only: the card stays in the text and is still reported.
         let marker = BoilerplateStripper::new(CleanConfig { mark_only: true, ..CleanConfig::default() }).unwrap();
         let (_, text, removed) = marker.clean(&raw);
