@@ -353,10 +353,14 @@ impl BoilerplateStripper {
         // One marked line may sit between them and the body: an inline
         // promotion ("CLICK HERE TO GET THE FOX NEWS APP") placed above the
         // article's last lines.
-        if let Some(lg) = last_good {
+        // Pages that set a promotion between each of the last paragraphs
+        // repeat the pattern: follow it up to `MAX_CLOSING_STEPS` times.
+        const MAX_CLOSING_STEPS: usize = 3;
+        for _ in 0..MAX_CLOSING_STEPS {
+            let Some(lg) = last_good else { break };
             let inline = blocks[lg + 1..cut_from].first().is_some_and(|b| b.reason.is_some() && b.scope == Scope::Block);
             let lg = lg + usize::from(inline);
-            let run = blocks[lg + 1..cut_from]
+            let run = blocks[(lg + 1).min(cut_from)..cut_from]
                 .iter()
                 .take_while(|b| {
                     // "..." ends a teaser cut short, not an article.
@@ -366,9 +370,10 @@ impl BoilerplateStripper {
                 .count();
             let next = lg + 1 + run;
             let marked_after = next == cut_from && cut_from < blocks.len() || blocks.get(next).is_some_and(|b| b.reason.is_some());
-            if (1..=2).contains(&run) && marked_after {
-                last_good = Some(lg + run);
+            if !((1..=2).contains(&run) && marked_after) {
+                break;
             }
+            last_good = Some(lg + run);
         }
         let mut kept_texts: HashSet<&str, foldhash::fast::FixedState> = HashSet::default();
         let decided = blocks.iter().enumerate().map(|(i, b)| {
@@ -1719,6 +1724,24 @@ mod tests {
         assert!(text.ends_with(vi[3]), "{text}");
         assert!(text.contains(quote), "{text}");
         assert_eq!(reason_of(&removed, "Rates have been cut"), Some("other_language"), "{removed:?}");
+    }
+
+    #[test]
+    fn closing_lines_between_several_inline_promotions_stay() {
+        let raw = format!(
+            "Title of the report here\n\nHome\n\nWorld\n\n{BODY1}\n\n{BODY2}\n\n\
+             Looking ahead, the company sees sales growth of 1.8 percent, down from its previous guidance.\n\n\
+             GET THE NEWS APP BY CLICKING HERE\n\n\
+             Analysts had expected the company to raise its forecast for the year.\n\n\
+             READ MORE BY CLICKING HERE\n\n\
+             Shares are up 39 percent year-to-date while the index is up 24.5 percent.\n\n\
+             Market Update sponsored by\n\nStocks to watch\n\nMore markets\n"
+        );
+        let (_, text, removed) = stripper().clean(&raw);
+        assert!(text.contains("expected the company to raise its forecast"), "{text}");
+        assert!(text.ends_with("while the index is up 24.5 percent."), "{text}");
+        assert!(reason_of(&removed, "GET THE NEWS APP").is_some(), "{removed:?}");
+        assert!(reason_of(&removed, "READ MORE").is_some(), "{removed:?}");
     }
 
     #[test]
