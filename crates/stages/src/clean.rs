@@ -8,7 +8,10 @@
 //! their neighbours, so a heading or short paragraph between two body
 //! paragraphs stays and a run of short lines at the head or tail goes.
 //! A terminal lexicon match ("The post ... appeared first on ...") ends the
-//! article. Every removed block is reported with its reason.
+//! article; its main stretch of body text is where the headline repeats;
+//! body blocks at its end in another language go. Inside a kept block, only
+//! hover cards glued into a sentence are cut. Every removed block (and card)
+//! is reported with its reason.
 
 use gleaner_pipeline::document::RemovedBlock;
 use gleaner_pipeline::{async_trait, parse_options, BuiltStage, Document, Stage, StageError};
