@@ -185,6 +185,13 @@ impl From<crate::TextStats> for Shape {
     }
 }
 
+impl Block<'_> {
+    /// Body text: a good block no lexicon rule marked.
+    fn is_body(&self) -> bool {
+        self.class == Class::Good && self.reason.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
     Block,
@@ -235,7 +242,11 @@ impl BoilerplateStripper {
             .build()
             .map_err(|e| format!("lexicon: {e}"))?;
         let stop_text = crate::file_or_builtin(config.stopwords.as_deref(), crate::BUILTIN_STOPWORDS, "stopwords")?;
-        let lists: HashMap<String, String> = toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
+        // In language-code order: a tie between two lists in
+        // `cut_other_language_tail` then goes the same way on every run
+        // (a HashMap's order changes from one process to the next).
+        let lists: std::collections::BTreeMap<String, String> =
+            toml::from_str(&stop_text).map_err(|e| format!("stopwords: {e}"))?;
         let stopwords = lists.values().flat_map(|l| l.split_whitespace()).collect();
         let languages = LanguageOfWords::new(lists.values().map(String::as_str));
         Ok(BoilerplateStripper { config, lexicon, pattern_rule, rules, appeal, stopwords, languages })
@@ -317,7 +328,7 @@ impl BoilerplateStripper {
         for b in blocks.iter_mut() {
             if b.scope == Scope::List {
                 list_reason = b.reason;
-            } else if (b.class == Class::Good && b.reason.is_none()) || b.reason == Some("byline") {
+            } else if b.is_body() || b.reason == Some("byline") {
                 // Body text ends the list, and so does a byline: it heads an article.
                 list_reason = None;
             } else if b.reason.is_none() {
@@ -338,7 +349,7 @@ impl BoilerplateStripper {
                 cut_reason = b.reason;
                 break;
             }
-            if b.class == Class::Good && b.reason.is_none() {
+            if b.is_body() {
                 body_chars += b.text.len();
             }
         }
@@ -551,15 +562,14 @@ impl BoilerplateStripper {
         const SAMPLE_BYTES: usize = 320;
         let hits = |text: &str| self.languages.counts(&text[..text.floor_char_boundary(SAMPLE_BYTES)]);
         let best = |h: &[u16]| h.iter().enumerate().max_by_key(|&(_, n)| *n).map_or((0, 0), |(i, &n)| (i, usize::from(n)));
-        let is_body = |b: &Block| b.class == Class::Good && b.reason.is_none();
         // Most articles end in their own language: look at the last body
         // block before counting the article's stopwords.
-        let Some(last) = (start..end).rev().find(|&i| is_body(&blocks[i])) else { return end };
+        let Some(last) = (start..end).rev().find(|&i| blocks[i].is_body()) else { return end };
         if best(&hits(blocks[last].stripped)).1 < MIN_HITS {
             return end;
         }
         // The article's language, from its longest body block.
-        let Some(longest) = (start..end).filter(|&i| is_body(&blocks[i])).max_by_key(|&i| blocks[i].text.len()) else {
+        let Some(longest) = (start..end).filter(|&i| blocks[i].is_body()).max_by_key(|&i| blocks[i].text.len()) else {
             return end;
         };
         let (doc_lang, doc_hits) = best(&hits(blocks[longest].stripped));
@@ -571,7 +581,7 @@ impl BoilerplateStripper {
         let mut cut_any = false;
         let mut k = end;
         while k > floor {
-            if is_body(&blocks[k - 1]) {
+            if blocks[k - 1].is_body() {
                 let h = hits(blocks[k - 1].stripped);
                 let (lang, n) = best(&h);
                 if lang == doc_lang || n < MIN_HITS || usize::from(h[doc_lang]) * OTHER_FACTOR > n {
@@ -586,7 +596,7 @@ impl BoilerplateStripper {
             return end;
         }
         // The article now ends at its last body block in its own language.
-        (start..k).rev().find(|&i| is_body(&blocks[i])).map_or(end, |i| i + 1)
+        (start..k).rev().find(|&i| blocks[i].is_body()).map_or(end, |i| i + 1)
     }
 
     /// Stopword lists cover some languages better than others (a Vietnamese
@@ -671,7 +681,7 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
     let mut segments: Vec<(usize, usize, usize)> = Vec::new(); // start, end, chars
     let mut gap = usize::MAX;
     for (i, b) in blocks.iter().enumerate() {
-        if b.class == Class::Good && b.reason.is_none() {
+        if b.is_body() {
             let chars = b.text.len();
             match segments.last_mut() {
                 Some(seg) if gap < MAX_GAP => {
@@ -692,15 +702,15 @@ fn main_region(blocks: &[Block], anchors: &[usize], is_promo: impl Fn(&[Block]) 
         let at = blocks.partition_point(|b| b.line < line);
         if let Some(k) = segments.iter().position(|seg| seg.0 < at && at < seg.1) {
             let (start, end, _) = segments[k];
-            let chars = |r: std::ops::Range<usize>| {
-                blocks[r].iter().filter(|b| b.class == Class::Good && b.reason.is_none()).map(|b| b.text.len()).sum::<usize>()
-            };
+            let chars = |r: std::ops::Range<usize>| blocks[r].iter().filter(|b| b.is_body()).map(|b| b.text.len()).sum::<usize>();
             segments[k] = (start, at, chars(start..at));
             segments.insert(k + 1, (at, end, chars(at..end)));
         }
     }
     // A stretch that is a subscription box ("Unlimited online access ...",
-    // "Subscribe to unlock ...") is not the article, however long.
+    // "Subscribe to unlock ...") is not the article, however long. Two
+    // headline copies with no body between them leave an empty stretch,
+    // which must not take the anchor's weight from the one below.
     segments.retain(|seg| !is_promo(&blocks[seg.0..seg.1]) && seg.2 > 0);
     for &line in anchors {
         let after = blocks.partition_point(|b| b.line < line);
@@ -1220,7 +1230,7 @@ fn keep_fact_lists_after_body(blocks: &mut [Block]) {
     let is_row = |b: &Block| b.reason.is_none() && b.words <= MAX_ROW_WORDS && is_key_value(b.stripped);
     let mut i = 0;
     while i < blocks.len() {
-        if !(blocks[i].class == Class::Good && blocks[i].reason.is_none()) {
+        if !blocks[i].is_body() {
             i += 1;
             continue;
         }
