@@ -1075,23 +1075,21 @@ impl LanguageOfWords {
         self.count
     }
 
-    /// Stopwords of `text` in each list.
+    /// Stopwords of `text` in each list, words as the stopword density
+    /// counts them (`crate::scan_words`).
     fn counts(&self, text: &str) -> Vec<u16> {
         let mut counts = vec![0u16; self.count];
-        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-            let found = if word.chars().any(char::is_uppercase) {
-                self.langs.get(&word.to_lowercase())
-            } else {
-                self.langs.get(word)
-            };
-            let Some(&mask) = found else { continue };
-            let mut bits = mask;
+        crate::scan_words(text, |w| {
+            let word = &text[w.start..w.end];
+            let found = if w.capital { self.langs.get(&word.to_lowercase()) } else { self.langs.get(word) };
+            let mut bits = found.copied().unwrap_or(0);
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
                 counts[i] = counts[i].saturating_add(1);
                 bits &= bits - 1;
             }
-        }
+            false
+        });
         counts
     }
 }

@@ -154,21 +154,44 @@ fn non_ascii_flags(text: &str, i: usize, table: &[u8]) -> (u8, usize) {
 /// each word for letters and capitals) were two fifths of the clean stage's
 /// time under `perf` and callgrind.
 pub(crate) fn text_stats(text: &str, stopwords: Option<&StopwordSet>) -> TextStats {
+    let bytes = text.as_bytes();
+    scan_words(text, |word| {
+        let Some(set) = stopwords else { return false };
+        if word.capital && !word.ascii {
+            set.contains(&text[word.start..word.end].to_lowercase())
+        } else {
+            // ASCII, or nothing to lowercase: ASCII lowercasing is exact.
+            set.contains_at(bytes, word.start, word.end, word.capital)
+        }
+    })
+}
+
+/// A word `scan_words` found: `text[start..end]`, with at least one letter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Word {
+    pub start: usize,
+    pub end: usize,
+    /// It holds a capital letter.
+    pub capital: bool,
+    /// Every character is ASCII.
+    pub ascii: bool,
+}
+
+/// The one definition of a word (letters, digits and apostrophes, with at
+/// least one letter) and of the counts in [`TextStats`]. `is_stopword` is
+/// asked about every word; the words it answers yes for are
+/// `TextStats::stopwords`. Generic, so `text_stats`'s lookup inlines into
+/// the loop.
+pub(crate) fn scan_words(text: &str, mut is_stopword: impl FnMut(Word) -> bool) -> TextStats {
     let mut st = TextStats::default();
     let bytes = text.as_bytes();
-    let finish = |start: usize, end: usize, flags: u8, st: &mut TextStats| {
+    let mut finish = |start: usize, end: usize, flags: u8, st: &mut TextStats| {
         if flags & LETTER == 0 {
             return;
         }
         st.words += 1;
-        let Some(set) = stopwords else { return };
-        let hit = if flags & (CAPITAL | NON_ASCII) == CAPITAL | NON_ASCII {
-            set.contains(&text[start..end].to_lowercase())
-        } else {
-            // ASCII, or nothing to lowercase: ASCII lowercasing is exact.
-            set.contains_at(bytes, start, end, flags & CAPITAL != 0)
-        };
-        st.stopwords += usize::from(hit);
+        let word = Word { start, end, capital: flags & CAPITAL != 0, ascii: flags & NON_ASCII == 0 };
+        st.stopwords += usize::from(is_stopword(word));
     };
     let bmp = bmp_flags();
     let mut in_space = true;
